@@ -1,0 +1,172 @@
+"""The problem bank: one folder per student module, one sub-folder per problem.
+
+    problems/<module>/<name>/problem.toml   metadata (id, title, points, statement, source, ...)
+    problems/<module>/<name>/spec.py        the properties (pytest + Hypothesis, see grader.spec)
+    problems/<module>/<name>/mistakes.py    the catalogue of known mistakes (see :func:`mistake`)
+
+Adding a problem is adding a folder; the engine knows nothing about any particular problem.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import textwrap
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from grader.sandbox import Limits
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_LIMIT_FIELDS = {"call_timeout_s", "load_timeout_s", "memory_bytes", "cpu_seconds", "property_budget_s",
+                 "output_bytes"}
+
+
+class BankError(Exception):
+    """The bank itself is malformed (a problem folder without metadata, a bad id...)."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong implementation of a problem's function, with what to tell a student."""
+
+    id: str
+    title: str
+    explanation: str
+    hint: str
+    implementation: object = field(repr=False, compare=False)
+
+    def source(self) -> str:
+        """The implementation's source without its decorator: a drop-in replacement function."""
+        lines = textwrap.dedent(inspect.getsource(self.implementation)).splitlines()
+        start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))
+        return "\n".join(lines[start:]) + "\n"
+
+
+_registry: list[Mistake] = []
+
+
+def mistake(id: str, *, title: str, explanation: str, hint: str):
+    """Register the decorated function as a catalogued mistake of the problem being loaded.
+
+    The function has the problem's exact name and signature, so that it can be dropped into a
+    submission (the meta-tests do this) or evaluated on probe inputs (diagnosis).
+    """
+
+    def register(function):
+        _registry.append(Mistake(id=id, title=title, explanation=explanation, hint=hint,
+                                 implementation=function))
+        return function
+
+    return register
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    title: str
+    points: float
+    statement: str
+    source: str
+    folder: Path
+    attributes: tuple[str, ...]
+    order: int = 0
+    limit_overrides: tuple = ()
+    property_budget_s: float = 60.0
+
+    @property
+    def module(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split(".")[1]
+
+    @property
+    def spec_path(self) -> Path:
+        return self.folder / "spec.py"
+
+    @property
+    def mistakes_path(self) -> Path:
+        return self.folder / "mistakes.py"
+
+    def limits(self, base: Limits) -> Limits:
+        overrides = dict(self.limit_overrides)
+        overrides.pop("property_budget_s", None)
+        return replace(base, **overrides)
+
+    def mistakes(self) -> list[Mistake]:
+        if not self.mistakes_path.exists():
+            return []
+        del _registry[:]
+        module_name = f"_grader_mistakes_{self.module}_{self.name}"
+        spec = importlib.util.spec_from_file_location(module_name, self.mistakes_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        found = list(_registry)
+        del _registry[:]
+        return found
+
+
+def default_bank_dir() -> Path:
+    return Path(os.environ.get("GRADE_BANK") or REPO_ROOT / "problems")
+
+
+def default_reference_dir() -> Path:
+    return Path(os.environ.get("GRADE_REFERENCE") or REPO_ROOT / "reference")
+
+
+def load_problem(folder: Path) -> Problem:
+    meta_path = folder / "problem.toml"
+    try:
+        meta = tomllib.loads(meta_path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise BankError(f"{meta_path}: {error}") from None
+    missing = {"id", "title", "points", "statement", "source"} - meta.keys()
+    if missing:
+        raise BankError(f"{meta_path}: missing {', '.join(sorted(missing))}")
+    problem_id = meta["id"]
+    if not _ID.match(problem_id) or problem_id != f"{folder.parent.name}.{folder.name}":
+        raise BankError(f"{meta_path}: id {problem_id!r} must be '<module>.<name>' matching the folder")
+    limits = meta.get("limits", {})
+    unknown = set(limits) - _LIMIT_FIELDS
+    if unknown:
+        raise BankError(f"{meta_path}: unknown limits {', '.join(sorted(unknown))}")
+    if not (folder / "spec.py").exists():
+        raise BankError(f"{folder}: no spec.py")
+    name = problem_id.split(".")[1]
+    return Problem(
+        id=problem_id, title=meta["title"], points=float(meta["points"]), statement=meta["statement"].strip(),
+        source=meta["source"], folder=folder, attributes=tuple(meta.get("attributes", [name])),
+        order=int(meta.get("order", 0)), limit_overrides=tuple(sorted(limits.items())),
+        property_budget_s=float(limits.get("property_budget_s", 60.0)),
+    )
+
+
+def load_bank(bank_dir: Path | None = None) -> list[Problem]:
+    bank_dir = Path(bank_dir or default_bank_dir())
+    if not bank_dir.is_dir():
+        raise BankError(f"problem bank not found at {bank_dir} (set GRADE_BANK)")
+    problems = [load_problem(meta.parent) for meta in sorted(bank_dir.glob("*/*/problem.toml"))]
+    return sorted(problems, key=lambda p: (p.module, p.order, p.name))
+
+
+def select(problems: list[Problem], ids: list[str] | None) -> list[Problem]:
+    """Problems by id (``module.name``) or whole modules (``module``), in bank order."""
+    if not ids:
+        return problems
+    known = {p.id for p in problems} | {p.module for p in problems}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise BankError(f"unknown problem {unknown[0]!r} (see `grade list`)")
+    wanted = set(ids)
+    return [p for p in problems if p.id in wanted or p.module in wanted]

@@ -1,0 +1,169 @@
+"""``grade``: the command line.
+
+    grade run SUBMISSION [--problem ID ...] [--device auto|cpu|cuda] [--seed N] [--json FILE] [--fail-under PCT]
+    grade list [--json]
+
+Exit status: 0 when grading completed (whatever the score), 1 when the score is below --fail-under,
+2 for usage errors (one line on stderr, no traceback), 3 for an internal error of the grader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A mistake in how grade was invoked: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fail-under expects a percentage, got {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"--fail-under expects a percentage in [0, 100], got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grade", description="Grade deep-generative-models coursework against the problem bank.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="grade one submission (a directory of Python modules)")
+    run.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
+    run.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                     help="grade only this problem (module.name) or module; repeatable")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                     help="where the student's code runs (auto: CUDA when available)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    run.add_argument("--json", metavar="FILE", type=Path, help="write the JSON report to FILE")
+    run.add_argument("--fail-under", metavar="PCT", type=_percent,
+                     help="exit with status 1 when the score is below PCT percent")
+
+    listing = commands.add_parser("list", help="list the problems of the bank")
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    return parser
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` picks CUDA when present; asking for CUDA without it is a usage error. Only asks torch
+    whether CUDA exists: no context is created in the grader, and workers initialise CUDA themselves."""
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if requested == "cuda" and not available:
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}, but no usable GPU"
+        raise UsageError(f"--device cuda: CUDA is not available on this machine (torch {torch.__version__}, {build})")
+    return "cuda" if available else "cpu"
+
+
+def command_list(args) -> int:
+    from grader.bank import load_bank
+    from grader.runner import collect_properties
+
+    problems = load_bank()
+    rows = []
+    for problem in problems:
+        properties = collect_properties(problem)
+        rows.append({"id": problem.id, "title": problem.title, "points": problem.points,
+                     "properties": len(properties),
+                     "reference_free": sum(not p.needs_reference for p in properties),
+                     "source": problem.source})
+    if args.json:
+        print(json.dumps({"problems": rows}, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Problem bank", title_justify="left")
+    for column, justify in (("Problem", "left"), ("Title", "left"), ("Points", "right"), ("Properties", "right")):
+        table.add_column(column, justify=justify)
+    for row in rows:
+        table.add_row(row["id"], row["title"], f"{row['points']:g}", str(row["properties"]))
+    Console().print(table)
+    return EXIT_OK
+
+
+def command_run(args) -> int:
+    from rich.console import Console
+
+    from grader.bank import default_reference_dir, load_bank, select
+    from grader.report import render, write_json
+    from grader.runner import grade
+
+    submission = Path(args.submission)
+    if not submission.exists():
+        raise UsageError(f"submission not found: {submission}")
+    if not submission.is_dir():
+        raise UsageError(f"submission must be a directory of Python modules: {submission}")
+    if args.json is not None and (args.json.is_dir() or not args.json.resolve().parent.is_dir()):
+        raise UsageError(f"--json: cannot write a report to {args.json}")
+    device = resolve_device(args.device)
+    problems = select(load_bank(), args.problems)
+    reference = default_reference_dir()
+
+    console = Console(stderr=False)
+    status = console.status("starting the worker zygote...") if console.is_terminal else None
+
+    def progress(problem, info, outcome):
+        if status is not None:
+            status.update(f"grading {problem.id}: {info.name} ({outcome.status})")
+
+    if status is not None:
+        status.start()
+    try:
+        result = grade(submission, problems, device=device, seed=args.seed,
+                       reference_dir=reference if reference.is_dir() else None, on_property=progress)
+    finally:
+        if status is not None:
+            status.stop()
+    render(result, console)
+    if args.json is not None:
+        write_json(result, args.json)
+    if args.fail_under is not None and result.percent < args.fail_under:
+        console.print(f"Score {result.percent:.1f}% is below --fail-under {args.fail_under:g}%.")
+        return EXIT_BELOW_THRESHOLD
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    from grader.bank import BankError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        handler = {"run": command_run, "list": command_list}[args.command]
+        return handler(args)
+    except (UsageError, BankError) as error:
+        print(f"grade: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("grade: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the grader's own bug: say so in one line, keep the trace
+        if os.environ.get("GRADE_DEBUG"):
+            raise
+        print(f"grade: internal error: {type(error).__name__}: {error} (set GRADE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

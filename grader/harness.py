@@ -1,0 +1,216 @@
+"""Harness code that runs inside the worker, next to the student's code.
+
+Some things cannot cross the boundary as data: a callable the student must receive (a velocity
+field, a score function, a log-density), a ``torch.Generator``, an ``nn.Module`` the grader must
+probe, or a gradient. The grader names them in a request; this module builds or evaluates them in the
+worker from a fixed, public library and sends back only numbers, which the grader cross-checks.
+
+Everything here is public: students may read it. It is imported by the worker (after the fork), so it
+imports only torch, numpy and the protocol module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from grader.protocol import ProtocolError
+
+
+class HarnessError(Exception):
+    """A request the harness cannot satisfy (unknown callable, bad parameters)."""
+
+
+# --- the public library of callables ------------------------------------------------------------
+# Each factory takes its parameters (tensors on the grading device, or Python numbers) and returns a
+# function of tensors. Factories are named, so a spec says which one the student receives and the
+# grader knows its exact answers (flows of linear fields, scores of Gaussians...).
+
+
+def _linear_field(A, b):
+    """v(x, t) = x A^T + b: a linear velocity field whose flow is a matrix exponential."""
+
+    def velocity(x, t):
+        return x @ A.transpose(-1, -2) + b
+
+    return velocity
+
+
+def _time_linear_field(a, c):
+    """v(x, t) = a x + c t: a time-dependent scalar-rate field with a closed-form flow."""
+
+    def velocity(x, t):
+        return a * x + c * t
+
+    return velocity
+
+
+def _gaussian_score(mean, var):
+    """s(x) = -(x - mean) / var: the score of N(mean, var I)."""
+
+    def score(x):
+        return -(x - mean) / var
+
+    return score
+
+
+def _gaussian_log_prob(mean, var):
+    """log N(x; mean, var I), summed over the last dimension: maps (..., d) to (...)."""
+
+    def log_prob(x):
+        d = x.shape[-1]
+        return -0.5 * (((x - mean) ** 2).sum(-1) / var + d * math.log(2 * math.pi * var))
+
+    return log_prob
+
+
+CALLABLES = {
+    "linear_field": _linear_field,
+    "time_linear_field": _time_linear_field,
+    "gaussian_score": _gaussian_score,
+    "gaussian_log_prob": _gaussian_log_prob,
+}
+
+
+class CountingCallable:
+    """Wraps a library callable, counting calls so the grader can check how often it was evaluated."""
+
+    def __init__(self, name, function):
+        self.name = name
+        self.function = function
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<harness callable {self.name}>"
+
+
+# --- converting values in the worker --------------------------------------------------------------
+
+
+class Harness:
+    """The worker's state: the device, constructed objects, and the callables of the current call."""
+
+    def __init__(self, device: str):
+        self.device = torch.device(device)
+        self.handles: dict[int, object] = {}
+        self.callables: list[CountingCallable] = []
+
+    # grader -> student: arrays become tensors on the grading device; special nodes are resolved.
+    def to_student(self, value):
+        if isinstance(value, np.ndarray):
+            return torch.from_numpy(np.array(value)).to(self.device)
+        if isinstance(value, tuple):
+            return tuple(self.to_student(v) for v in value)
+        if isinstance(value, dict):
+            kind = value.get("__harness__")
+            if kind is not None:
+                return self.resolve(kind, value)
+            return {k: self.to_student(v) for k, v in value.items()}
+        return value
+
+    def resolve(self, kind, spec):
+        if kind == "callable":
+            factory = CALLABLES.get(spec.get("name"))
+            if factory is None:
+                raise HarnessError(f"unknown harness callable {spec.get('name')!r}")
+            params = {k: self.to_student(v) for k, v in spec.get("params", {}).items()}
+            wrapped = CountingCallable(spec["name"], factory(**params))
+            self.callables.append(wrapped)
+            return wrapped
+        if kind == "generator":
+            seed = spec.get("seed")
+            if type(seed) is not int:
+                raise HarnessError("a generator needs an integer seed")
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(seed)
+            return generator
+        if kind == "handle":
+            handle = spec.get("id")
+            if handle not in self.handles:
+                raise HarnessError(f"no object with handle {handle!r}")
+            return self.handles[handle]
+        raise HarnessError(f"unknown harness value {kind!r}")
+
+    # student -> grader: tensors become numpy arrays (on the CPU) of a whitelisted dtype.
+    @staticmethod
+    def to_plain(value):
+        if isinstance(value, torch.Tensor):
+            tensor = torch.Tensor.detach(value)
+            if tensor.is_complex():
+                raise ProtocolError("complex tensors cannot be graded")
+            if tensor.dtype == torch.bfloat16:
+                tensor = tensor.to(torch.float32)
+            return torch.Tensor.numpy(torch.Tensor.cpu(tensor)).copy()
+        if isinstance(value, np.ndarray) and value.dtype.hasobject:
+            raise ProtocolError("object arrays cannot be graded")
+        if isinstance(value, np.generic) and not isinstance(value, (np.bool_, np.integer, np.floating)):
+            raise ProtocolError(f"values of type {type(value).__name__} cannot be graded")
+        if isinstance(value, np.generic):
+            return np.asarray(value)
+        return value
+
+    def callable_calls(self) -> list[int]:
+        return [c.calls for c in self.callables]
+
+    # objects living in the worker
+    def store(self, obj) -> int:
+        handle = len(self.handles) + 1
+        self.handles[handle] = obj
+        return handle
+
+    def redraw_parameters(self, handle: int, seed: int, std: float) -> int:
+        """Re-draw every registered parameter of a module from N(0, std^2); returns how many."""
+        module = self.handles.get(handle)
+        if not isinstance(module, torch.nn.Module):
+            raise HarnessError("redraw_parameters needs a torch.nn.Module handle")
+        generator = torch.Generator().manual_seed(seed)
+        count = 0
+        with torch.no_grad():
+            for parameter in module.parameters():
+                fresh = torch.randn(parameter.shape, generator=generator, dtype=torch.float64) * std
+                parameter.copy_(fresh.to(parameter.device, parameter.dtype))
+                count += parameter.numel()
+        if count == 0:
+            raise HarnessError("the module has no registered parameters to re-draw")
+        return count
+
+    def gradients(self, args, kwargs, call, wrt, output_index, cotangent):
+        """Evaluate ``call`` with gradients enabled on the ``wrt`` inputs; return (output, grads).
+
+        ``wrt`` lists positional indices (ints) or keyword names (strs); the output selected by
+        ``output_index`` is contracted with ``cotangent`` (ones when None) before differentiating.
+        """
+        args = list(args)
+        inputs = []
+        for key in wrt:
+            container, slot = (args, key) if isinstance(key, int) else (kwargs, key)
+            try:
+                tensor = container[slot]
+            except (IndexError, KeyError):
+                raise HarnessError(f"no argument {key!r} to differentiate with respect to") from None
+            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+                raise HarnessError(f"argument {key!r} is not a floating-point tensor")
+            tensor = tensor.detach().clone().requires_grad_(True)
+            container[slot] = tensor
+            inputs.append(tensor)
+        with torch.enable_grad():
+            output = call(*args, **kwargs)
+            selected = output[output_index] if output_index is not None else output
+            if not isinstance(selected, torch.Tensor) or not selected.requires_grad:
+                raise NotDifferentiable(
+                    "the returned value is not connected to the inputs' autograd graph "
+                    "(was it detached, converted to numpy or to a Python float?)"
+                )
+            weight = torch.ones_like(selected) if cotangent is None else cotangent.to(selected.dtype)
+            grads = torch.autograd.grad(selected, inputs, grad_outputs=weight, allow_unused=True)
+        return output, tuple(None if g is None else g for g in grads)
+
+
+class NotDifferentiable(Exception):
+    """The student's output cannot be differentiated with respect to its inputs."""

@@ -1,0 +1,288 @@
+"""The wire format between the grader and a worker: plain data only.
+
+A frame is ``u32 header length | header (UTF-8 JSON) | blob 0 | blob 1 | ...``. The header holds a
+message and a list of blob lengths; each blob is one ``.npy`` array. Values are encoded as a small
+tagged tree (``{"t": "array", "i": 0}``, ``{"t": "tuple", "items": [...]}``...). Arrays are read with
+``allow_pickle=False`` after their dtype has been checked against a whitelist, so nothing a worker
+sends can run code or smuggle an object into the grader process.
+
+This module is imported by the worker too: it must not import anything beyond the standard library
+and numpy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import select
+import struct
+import time
+
+import numpy as np
+
+# Limits on what a frame may contain. The worker's side is hostile: every limit is checked before
+# the memory it would cost is allocated.
+MAX_HEADER_BYTES = 1 << 20
+DEFAULT_MAX_FRAME_BYTES = 64 << 20
+MAX_BLOBS = 1024
+MAX_DEPTH = 16
+MAX_ITEMS = 4096
+MAX_STR = 64 << 10
+MAX_NDIM = 8
+
+ALLOWED_DTYPES = frozenset(
+    np.dtype(name)
+    for name in (
+        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float16", "float32", "float64",
+    )
+)
+_LENGTH = struct.Struct(">I")
+_BLOB_LENGTH = struct.Struct(">Q")
+
+
+class ProtocolError(Exception):
+    """A frame or value that breaks the protocol: malformed, oversized, or of a forbidden type."""
+
+
+class PeerClosed(ProtocolError):
+    """The other end closed the connection before a whole frame arrived."""
+
+
+class FrameTimeout(ProtocolError):
+    """No complete frame arrived before the deadline."""
+
+
+# --- values <-> tagged tree -------------------------------------------------------------------
+
+
+def encode_array_bytes(array: np.ndarray) -> bytes:
+    array = np.asarray(array)
+    if array.dtype not in ALLOWED_DTYPES:
+        raise ProtocolError(f"arrays of dtype {array.dtype} cannot cross the boundary")
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_array_bytes(blob: bytes) -> np.ndarray:
+    """Parse one ``.npy`` blob, refusing pickles, object dtypes and inconsistent sizes."""
+    stream = io.BytesIO(blob)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ProtocolError(f"unsupported .npy version {version}")
+    except ProtocolError:
+        raise
+    except Exception as error:  # numpy raises ValueError and friends on garbage
+        raise ProtocolError(f"malformed .npy header: {error}") from None
+    if dtype.hasobject or dtype not in ALLOWED_DTYPES:
+        raise ProtocolError(f"arrays of dtype {dtype} are not accepted")
+    if len(shape) > MAX_NDIM or any((not isinstance(n, int)) or n < 0 for n in shape):
+        raise ProtocolError(f"array shape {shape} is not accepted")
+    count = math.prod(shape)
+    payload = blob[stream.tell():]
+    if count * dtype.itemsize != len(payload):
+        raise ProtocolError(
+            f"array of shape {shape} and dtype {dtype} needs {count * dtype.itemsize} bytes, "
+            f"frame holds {len(payload)}"
+        )
+    flat = np.frombuffer(payload, dtype=dtype, count=count).copy()
+    return flat.reshape(shape, order="F" if fortran_order else "C")
+
+
+def encode_value(value, blobs: list[bytes], *, depth: int = 0, convert=None):
+    """Encode a plain value (None, bool, int, float, str, array, tuple/list, dict of str) as a tree.
+
+    ``convert`` maps values this function does not know (a tensor on the worker side) to ones it does.
+    """
+    if depth > MAX_DEPTH:
+        raise ProtocolError("value nested too deeply")
+    if convert is not None:
+        value = convert(value)
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(value)}
+    if isinstance(value, (int, np.integer)):
+        value = int(value)
+        if not -(2**63) <= value < 2**63:
+            raise ProtocolError("integer out of the 64-bit range")
+        return {"t": "int", "v": value}
+    if isinstance(value, (float, np.floating)):
+        # Floats travel as 0-d arrays: JSON has no NaN or infinity, and the grader must see them.
+        blobs.append(encode_array_bytes(np.asarray(value, dtype=np.float64)))
+        return {"t": "float", "i": len(blobs) - 1}
+    if isinstance(value, str):
+        if len(value) > MAX_STR:
+            raise ProtocolError("string too long")
+        return {"t": "str", "v": value}
+    if isinstance(value, np.ndarray):
+        blobs.append(encode_array_bytes(value))
+        return {"t": "array", "i": len(blobs) - 1}
+    if isinstance(value, (tuple, list)):
+        if len(value) > MAX_ITEMS:
+            raise ProtocolError("sequence too long")
+        return {"t": "tuple", "items": [encode_value(v, blobs, depth=depth + 1, convert=convert) for v in value]}
+    if isinstance(value, dict):
+        if len(value) > MAX_ITEMS or not all(isinstance(k, str) for k in value):
+            raise ProtocolError("only dicts with string keys can cross the boundary")
+        return {
+            "t": "dict",
+            "items": [[k, encode_value(v, blobs, depth=depth + 1, convert=convert)] for k, v in value.items()],
+        }
+    raise ProtocolError(f"values of type {type(value).__name__} cannot cross the boundary")
+
+
+def decode_value(node, arrays: list[np.ndarray], *, depth: int = 0):
+    """Rebuild a value from its tree; the inverse of :func:`encode_value` for plain data."""
+    if depth > MAX_DEPTH:
+        raise ProtocolError("value nested too deeply")
+    if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+        raise ProtocolError("malformed value node")
+    tag = node["t"]
+    if tag == "none":
+        return None
+    if tag == "bool":
+        return _typed(node.get("v"), bool)
+    if tag == "int":
+        value = node.get("v")
+        if type(value) is not int or not -(2**63) <= value < 2**63:
+            raise ProtocolError("malformed int node")
+        return value
+    if tag == "str":
+        value = _typed(node.get("v"), str)
+        if len(value) > MAX_STR:
+            raise ProtocolError("string too long")
+        return value
+    if tag in ("array", "float"):
+        index = node.get("i")
+        if type(index) is not int or not 0 <= index < len(arrays):
+            raise ProtocolError("array reference out of range")
+        array = arrays[index]
+        if tag == "float":
+            if array.shape != () or array.dtype != np.float64:
+                raise ProtocolError("malformed float node")
+            return float(array)
+        return array
+    if tag == "tuple":
+        items = _typed(node.get("items"), list)
+        if len(items) > MAX_ITEMS:
+            raise ProtocolError("sequence too long")
+        return tuple(decode_value(v, arrays, depth=depth + 1) for v in items)
+    if tag == "dict":
+        items = _typed(node.get("items"), list)
+        if len(items) > MAX_ITEMS:
+            raise ProtocolError("dict too long")
+        out = {}
+        for pair in items:
+            if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str):
+                raise ProtocolError("malformed dict item")
+            out[pair[0]] = decode_value(pair[1], arrays, depth=depth + 1)
+        return out
+    raise ProtocolError(f"unknown value tag {tag!r}")
+
+
+def _typed(value, kind):
+    if type(value) is not kind:
+        raise ProtocolError(f"malformed node: expected {kind.__name__}")
+    return value
+
+
+# --- frames -----------------------------------------------------------------------------------
+
+
+def pack_frame(message: dict, blobs: list[bytes] = ()) -> bytes:
+    header = dict(message)
+    header["blobs"] = [len(b) for b in blobs]
+    raw = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
+    if len(raw) > MAX_HEADER_BYTES:
+        raise ProtocolError("frame header too large")
+    return b"".join([_LENGTH.pack(len(raw)), raw, *blobs])
+
+
+def unpack_header(raw: bytes) -> dict:
+    def refuse_constant(name):
+        raise ProtocolError(f"non-standard JSON constant {name}")
+
+    try:
+        header = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+    except ProtocolError:
+        raise
+    except (ValueError, RecursionError) as error:
+        raise ProtocolError(f"malformed frame header: {type(error).__name__}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("frame header is not an object")
+    lengths = header.get("blobs")
+    if not isinstance(lengths, list) or len(lengths) > MAX_BLOBS or not all(type(n) is int and n >= 0 for n in lengths):
+        raise ProtocolError("malformed blob list")
+    return header
+
+
+def send_frame(fd: int, message: dict, blobs: list[bytes] = ()) -> None:
+    data = memoryview(pack_frame(message, blobs))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+class FrameReader:
+    """Reads frames from a file descriptor with a deadline and a size cap.
+
+    Blocking reads are done in small slices through ``select`` so that a peer that stops mid-frame
+    cannot hold the grader past its deadline.
+    """
+
+    def __init__(self, fd: int, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
+        self.fd = fd
+        self.max_frame_bytes = max_frame_bytes
+
+    def _read_exact(self, count: int, deadline: float | None) -> bytes:
+        chunks, remaining = [], count
+        while remaining:
+            if deadline is not None:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    raise FrameTimeout("no reply before the deadline")
+                ready, _, _ = select.select([self.fd], [], [], timeout)
+                if not ready:
+                    raise FrameTimeout("no reply before the deadline")
+            chunk = os.read(self.fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise PeerClosed("connection closed")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def read(self, deadline: float | None = None) -> tuple[dict, list[np.ndarray]]:
+        """Return ``(header, arrays)``; the header's value nodes still need :func:`decode_value`."""
+        (length,) = _LENGTH.unpack(self._read_exact(_LENGTH.size, deadline))
+        if length > MAX_HEADER_BYTES:
+            raise ProtocolError(f"frame header of {length} bytes exceeds the {MAX_HEADER_BYTES}-byte cap")
+        header = unpack_header(self._read_exact(length, deadline))
+        total = length + sum(header["blobs"])
+        if total > self.max_frame_bytes:
+            raise ProtocolError(f"frame of {total} bytes exceeds the {self.max_frame_bytes}-byte cap")
+        arrays = [decode_array_bytes(self._read_exact(n, deadline)) for n in header["blobs"]]
+        return header, arrays
+
+
+def message_with_value(message: dict, key: str, value, *, convert=None) -> tuple[dict, list[bytes]]:
+    """Attach an encoded value to a message; returns the message and its blobs."""
+    blobs: list[bytes] = []
+    message = dict(message)
+    message[key] = encode_value(value, blobs, convert=convert)
+    return message, blobs
+
+
+__all__ = [
+    "ALLOWED_DTYPES", "FrameReader", "FrameTimeout", "PeerClosed", "ProtocolError",
+    "decode_array_bytes", "decode_value", "encode_array_bytes", "encode_value",
+    "message_with_value", "pack_frame", "send_frame", "unpack_header",
+]

@@ -1,0 +1,219 @@
+"""The objects a spec calls: the student's module (through a worker) and the reference (in-process).
+
+Both expose the same interface: ``module.some_function(*args)`` returns plain numpy data (float64,
+int64 or bool arrays, tuples of them, or None), whatever the implementation returned. Specs never
+see a tensor, a student object, or anything that could override ``==``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from grader.sandbox import Limits, Worker, WorkerLost, Zygote
+
+
+class StudentError(Exception):
+    """The student's code raised, or returned something that cannot be graded."""
+
+
+class Unavailable(Exception):
+    """The problem's module or function could not be loaded from the submission."""
+
+
+def plain(value):
+    """Convert a decoded reply to the grader's canonical form: float64/int64/bool arrays."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.bool_:
+            return value.astype(np.bool_)
+        if value.dtype.kind in "iu":
+            return value.astype(np.int64)
+        return value.astype(np.float64)
+    if isinstance(value, bool):
+        return np.asarray(value)
+    if isinstance(value, (int, float)):
+        return np.asarray(value, dtype=np.float64)
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if value is None:
+        return None
+    raise StudentError(f"returned a value of type {type(value).__name__}, expected a tensor, array or number")
+
+
+def _to_wire(value):
+    """Spec-side arguments: torch tensors become numpy arrays; everything else is already plain."""
+    if type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        return tuple(_to_wire(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_wire(v) for k, v in value.items()}
+    return value
+
+
+class StudentModule:
+    """The submission's module, living in a worker. Attribute access gives a remote function."""
+
+    def __init__(self, zygote: Zygote, submission: str, module: str, attributes: list[str],
+                 device: str, limits: Limits, scratch: str | None = None):
+        self._zygote, self._submission, self._module = zygote, submission, module
+        self._attributes, self._device, self._limits, self._scratch = attributes, device, limits, scratch
+        self._worker: Worker | None = None
+        self._budget_deadline: float | None = None
+        self.outputs: list[str] = []
+        self.last_meta: dict = {}
+
+    # --- worker lifecycle -------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Fork a worker and import the module; raise :class:`Unavailable` with the reason."""
+        self.close()
+        self._worker = Worker(self._zygote, self._submission, self._device, self._limits, self._scratch)
+        try:
+            reply = self._worker.request("load", {"module": self._module, "attributes": self._attributes},
+                                         timeout=self._limits.load_timeout_s)
+        except WorkerLost as lost:
+            self.close()
+            raise Unavailable(f"importing {self._module}.py failed: {lost.detail}") from None
+        if not reply.meta.get("ok"):
+            self.close()
+            meta = reply.meta
+            if meta.get("kind") == "import_error":
+                raise Unavailable(f"importing {self._module}.py raised {meta.get('type')}: {meta.get('message')}")
+            raise Unavailable(str(meta.get("message")))
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            output = self._worker.captured_output()
+            if output:
+                self.outputs.append(output)
+            self._worker = None
+
+    def start_property(self, budget_s: float | None) -> None:
+        self._budget_deadline = None if budget_s is None else time.monotonic() + budget_s
+
+    def _live_worker(self) -> Worker:
+        if self._worker is None or not self._worker.alive:
+            try:
+                self.load()
+            except Unavailable as error:
+                raise WorkerLost("crash", f"a fresh worker could not load the module: {error}") from None
+        return self._worker
+
+    def _request(self, op: str, request: dict):
+        worker = self._live_worker()
+        timeout = self._limits.call_timeout_s
+        if self._budget_deadline is not None:
+            left = self._budget_deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerLost("timeout", "the property used up its time budget")
+            timeout = min(timeout, left)
+        reply = worker.request(op, request, timeout=timeout)
+        self.last_meta = reply.meta
+        if not reply.meta.get("ok"):
+            raise StudentError(_describe_failure(request.get("name", op), reply.meta))
+        return reply
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def call(self, name: str, *args, **kwargs):
+        reply = self._request("call", {"name": name, "args": _to_wire(args), "kwargs": _to_wire(kwargs)})
+        return _plain_result(name, reply.value)
+
+    def grad(self, name: str, *args, wrt, output=None, cotangent=None, **kwargs):
+        """Call ``name`` and differentiate it in the worker: returns ``(value, grads)``.
+
+        ``wrt`` lists positional indices or keyword names; the output (or ``output``-th element of a
+        tuple output) is contracted with ``cotangent`` (ones by default). A gradient the student's
+        graph does not provide comes back as None.
+        """
+        grad = {"wrt": list(wrt), "output": output,
+                "cotangent": None if cotangent is None else _to_wire(cotangent)}
+        reply = self._request("call", {"name": name, "args": _to_wire(args), "kwargs": _to_wire(kwargs),
+                                       "grad": grad})
+        value, grads = reply.value
+        return _plain_result(name, value), tuple(None if g is None else plain(g) for g in grads)
+
+    def construct(self, name: str, *args, **kwargs) -> "ObjectHandle":
+        reply = self._request("construct", {"name": name, "args": _to_wire(args), "kwargs": _to_wire(kwargs)})
+        return ObjectHandle(self, int(reply.meta["handle"]), name)
+
+    def callable_calls(self) -> list[int]:
+        """How many times each harness callable of the last call was evaluated by the student."""
+        return list(self.last_meta.get("callable_calls", []))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+
+class ObjectHandle:
+    """An object (e.g. an ``nn.Module``) that lives in the worker; methods are called remotely."""
+
+    def __init__(self, module: StudentModule, handle: int, name: str):
+        self._module, self._handle, self._name = module, handle, name
+
+    def call(self, method: str, *args, **kwargs):
+        reply = self._module._request("call", {"handle": self._handle, "name": method,
+                                               "args": _to_wire(args), "kwargs": _to_wire(kwargs)})
+        return _plain_result(f"{self._name}.{method}", reply.value)
+
+    def redraw_parameters(self, seed: int, std: float = 0.5) -> int:
+        reply = self._module._request("redraw", {"handle": self._handle, "seed": int(seed), "std": float(std)})
+        return int(reply.meta["count"])
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+
+class ReferenceModule:
+    """The reference solution, imported in the grader process; same interface as the student's."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def call(self, name: str, *args, **kwargs):
+        from grader.harness import Harness  # the same conversions and callables the worker uses
+
+        harness = Harness("cpu")
+        result = getattr(self._module, name)(*harness.to_student(_to_wire(args)),
+                                             **harness.to_student(_to_wire(kwargs)))
+        return plain(_map_plain(harness.to_plain, result))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+
+def _map_plain(convert, value):
+    value = convert(value)
+    if isinstance(value, (tuple, list)):
+        return tuple(_map_plain(convert, v) for v in value)
+    return value
+
+
+def _plain_result(name: str, value):
+    try:
+        return plain(value)
+    except StudentError as error:
+        raise StudentError(f"{name} {error}") from None
+
+
+def _describe_failure(name: str, meta: dict) -> str:
+    kind = meta.get("kind")
+    if kind == "exception":
+        text = f"{name} raised {meta.get('type')}: {meta.get('message')}"
+        if meta.get("traceback"):
+            text += "\n" + meta["traceback"].rstrip()
+        return text
+    if kind == "bad_value":
+        return f"{name} returned a value that cannot be graded: {meta.get('message')}"
+    if kind == "not_differentiable":
+        return f"{name}: {meta.get('message')}"
+    return f"{name}: {meta.get('message')}"

@@ -1,0 +1,198 @@
+"""The worker: the only process that imports and runs student code.
+
+It answers requests from the grader over one socket, one frame per request and one per reply. Any
+exception the student's code raises (``SystemExit`` and ``KeyboardInterrupt`` included) becomes an
+error reply; anything worse (a segfault, ``os._exit``, a hang) is the grader's to notice and punish by
+killing the process tree.
+
+Imported by the zygote before any fork: standard library, numpy, torch, and the grader's protocol
+and harness modules only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import numpy as np
+import torch
+
+from grader import protocol
+from grader.harness import Harness, HarnessError, NotDifferentiable
+
+MAX_TEXT = 4000
+
+
+def safe_text(produce, limit: int = MAX_TEXT) -> str:
+    """Text from student-controlled objects, whose ``__str__`` may raise or return anything."""
+    try:
+        text = produce()
+        if not isinstance(text, str):
+            text = "<non-string text>"
+    except BaseException as error:  # noqa: BLE001 - student code may raise anything
+        text = f"<unprintable: {type(error).__name__} while formatting>"
+    return text if len(text) <= limit else text[:limit] + " ...[truncated]"
+
+
+def describe_exception(error: BaseException, submission_dir: str) -> dict:
+    kind = safe_text(lambda: type(error).__name__, 200)
+    message = safe_text(lambda: str(error))
+
+    def student_frames():
+        frames = traceback.extract_tb(error.__traceback__)
+        mine = [f for f in frames if f.filename.startswith(submission_dir + os.sep)]
+        return "".join(traceback.format_list(mine[-8:]))
+
+    return {"ok": False, "kind": "exception", "type": kind, "message": message,
+            "traceback": safe_text(student_frames)}
+
+
+class Worker:
+    def __init__(self, fd: int, submission_dir: str, device: str, max_frame_bytes: int):
+        self.fd = fd
+        self.submission_dir = os.path.realpath(submission_dir)
+        self.reader = protocol.FrameReader(fd, max_frame_bytes)
+        self.harness = Harness(device)
+        self.module = None
+
+    def reply(self, message: dict, value_key: str | None = None, value=None):
+        try:
+            if value_key is None:
+                protocol.send_frame(self.fd, message)
+                return
+            message, blobs = protocol.message_with_value(message, value_key, value, convert=self.harness.to_plain)
+        except protocol.ProtocolError as error:
+            message, blobs = {"ok": False, "kind": "bad_value", "message": str(error)}, []
+        except BaseException as error:  # noqa: BLE001 - converting a student object ran student code
+            message, blobs = describe_exception(error, self.submission_dir), []
+            message["kind"] = "bad_value"
+        protocol.send_frame(self.fd, message, blobs)
+
+    def serve(self):
+        while True:
+            try:
+                header, arrays = self.reader.read()
+            except protocol.PeerClosed:
+                return
+            request = protocol.decode_value(header.get("request"), arrays)
+            op = header.get("op")
+            handler = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+            if handler is None:
+                self.reply({"ok": False, "kind": "bad_request", "message": f"unknown op {op!r}"})
+                continue
+            handler(request or {})
+
+    # --- operations ---------------------------------------------------------------------------
+
+    def op_ping(self, request):
+        self.reply({"ok": True, "pid": os.getpid()})
+
+    def op_load(self, request):
+        """Import the student's module and check that the named attributes exist."""
+        name = request["module"]
+        path = os.path.join(self.submission_dir, name + ".py")
+        package = os.path.join(self.submission_dir, name, "__init__.py")
+        if not (os.path.isfile(path) or os.path.isfile(package)):
+            self.reply({"ok": False, "kind": "missing_module",
+                        "message": f"the submission has no {name}.py"})
+            return
+        if self.submission_dir not in sys.path:
+            sys.path.insert(0, self.submission_dir)
+        try:
+            self.module = importlib.import_module(name)
+        except BaseException as error:  # noqa: BLE001 - an import may raise anything, SystemExit included
+            message = describe_exception(error, self.submission_dir)
+            message["kind"] = "import_error"
+            self.reply(message)
+            return
+        origin = os.path.realpath(getattr(self.module, "__file__", "") or "")
+        if not origin.startswith(self.submission_dir + os.sep):
+            self.reply({"ok": False, "kind": "missing_module",
+                        "message": f"{name} did not resolve to the submission's {name}.py"})
+            return
+        missing = [a for a in request.get("attributes", ()) if not hasattr(self.module, a)]
+        if missing:
+            self.reply({"ok": False, "kind": "missing_attribute",
+                        "message": f"{name}.py does not define {', '.join(missing)}"})
+            return
+        self.reply({"ok": True})
+
+    def _target(self, request):
+        if "handle" in request:
+            obj = self.harness.resolve("handle", {"id": request["handle"]})
+        else:
+            obj = self.module
+        for part in request["name"].split("."):
+            if part.startswith("__"):
+                raise HarnessError(f"cannot call dunder attribute {part!r}")
+            obj = getattr(obj, part)
+        return obj
+
+    def op_call(self, request):
+        """Call a function of the module (or a method of a handle); optionally differentiate."""
+        self.harness.callables = []
+        try:
+            target = self._target(request)
+            args = list(self.harness.to_student(request.get("args", ())))
+            kwargs = dict(self.harness.to_student(request.get("kwargs", {})))
+        except (HarnessError, AttributeError) as error:
+            self.reply({"ok": False, "kind": "bad_request", "message": safe_text(lambda: str(error))})
+            return
+        grad = request.get("grad")
+        try:
+            if grad is None:
+                value = target(*args, **kwargs)
+            else:
+                cotangent = grad.get("cotangent")
+                cotangent = None if cotangent is None else self.harness.to_student(cotangent)
+                value, grads = self.harness.gradients(
+                    args, kwargs, target, list(grad.get("wrt", ())), grad.get("output"), cotangent)
+                value = (value, grads)
+        except NotDifferentiable as error:
+            self.reply({"ok": False, "kind": "not_differentiable", "message": str(error)})
+            return
+        except HarnessError as error:
+            self.reply({"ok": False, "kind": "bad_request", "message": str(error)})
+            return
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything
+            self.reply(describe_exception(error, self.submission_dir))
+            return
+        self.reply({"ok": True, "callable_calls": self.harness.callable_calls()}, "value", value)
+
+    def op_construct(self, request):
+        """Instantiate a class of the module, move it to the device in float64, keep it as a handle."""
+        try:
+            cls = self._target(request)
+            args = self.harness.to_student(request.get("args", ()))
+            kwargs = self.harness.to_student(request.get("kwargs", {}))
+        except (HarnessError, AttributeError) as error:
+            self.reply({"ok": False, "kind": "bad_request", "message": safe_text(lambda: str(error))})
+            return
+        try:
+            obj = cls(*args, **kwargs)
+            if isinstance(obj, torch.nn.Module):
+                obj = obj.to(self.harness.device, torch.float64)
+        except BaseException as error:  # noqa: BLE001
+            self.reply(describe_exception(error, self.submission_dir))
+            return
+        self.reply({"ok": True, "handle": self.harness.store(obj)})
+
+    def op_redraw(self, request):
+        try:
+            count = self.harness.redraw_parameters(request["handle"], request["seed"], request["std"])
+        except HarnessError as error:
+            self.reply({"ok": False, "kind": "bad_request", "message": str(error)})
+            return
+        except BaseException as error:  # noqa: BLE001 - parameters() is student code
+            self.reply(describe_exception(error, self.submission_dir))
+            return
+        self.reply({"ok": True, "count": count})
+
+
+def serve(fd: int, submission_dir: str, device: str, max_frame_bytes: int) -> None:
+    """Entry point in the forked child; never returns normally to the zygote's code."""
+    torch.set_num_threads(1)
+    np.seterr(all="ignore")
+    Worker(fd, submission_dir, device, max_frame_bytes).serve()

@@ -1,0 +1,219 @@
+"""The zygote: a fresh interpreter that imports numpy, scipy and torch once, then forks workers.
+
+Started by the grader (``python -I -m grader.zygote FD``) with thread counts pinned to 1 in its
+environment. It never runs a torch computation and never initialises CUDA, so its children can.
+It holds no spec, reference or grader state: a worker forked from it inherits nothing to read.
+
+Control messages arrive on a Unix socket as one JSON object per datagram-sized message, with file
+descriptors attached (SCM_RIGHTS) for ``fork``:
+
+- ``{"op": "fork", "submission": DIR, "device": "cpu", "limits": {...}}`` + fds [conn, output]
+  -> ``{"pid": N}``
+- ``{"op": "kill", "pid": N}`` -> ``{"status": "exited with status 0" | "killed by signal SIGSEGV",
+  "code": int|None, "signal": int|None}``: kills the worker's whole process tree and reaps it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_libc = None
+
+
+def prctl(option: int, value: int) -> bool:
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        return _libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def preload() -> None:
+    """Import the heavy libraries once; forked workers then start in milliseconds."""
+    import numpy  # noqa: F401
+    import scipy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    import scipy.special  # noqa: F401
+    import scipy.stats  # noqa: F401
+    import torch  # noqa: F401
+
+    import grader.worker  # noqa: F401  (and through it the protocol and the harness)
+
+
+def describe_status(status: int) -> dict:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = str(number)
+        return {"status": f"killed by signal {name}", "code": None, "signal": number}
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    return {"status": f"exited with status {code}", "code": code, "signal": None}
+
+
+def process_table() -> dict[int, int]:
+    """pid -> parent pid for every process we can see."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            table[int(entry)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def descendants(roots: set[int], table: dict[int, int]) -> set[int]:
+    found, frontier = set(), set(roots)
+    while frontier:
+        children = {pid for pid, parent in table.items() if parent in frontier and pid not in found}
+        found |= children
+        frontier = children
+    return found
+
+
+class Zygote:
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.workers: set[int] = set()
+        self.statuses: dict[int, int] = {}
+
+    def reap(self, block_for: int | None = None) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0 if block_for in self.workers else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.statuses[pid] = status
+            self.workers.discard(pid)
+            if pid == block_for:
+                block_for = None
+
+    def strays(self) -> set[int]:
+        """Our own children that are not live workers: orphans re-parented to us (we are a subreaper)."""
+        table = process_table()
+        me = os.getpid()
+        return {pid for pid, parent in table.items() if parent == me and pid not in self.workers}
+
+    def kill_tree(self, pid: int) -> dict:
+        """SIGKILL a worker, its process group and every descendant, until none is left."""
+        for _ in range(200):
+            table = process_table()
+            tree = descendants({pid}, table) | ({pid} if pid in table else set())
+            tree |= {p for p, parent in table.items() if parent == os.getpid() and p not in self.workers}
+            tree |= descendants(tree, table)
+            for victim in tree:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.reap(block_for=pid if pid in self.workers else None)
+            if not tree:
+                break
+            time.sleep(0.001)
+        status = self.statuses.pop(pid, None)
+        if status is None:
+            return {"status": "already reaped", "code": None, "signal": None}
+        return describe_status(status)
+
+    def fork(self, request: dict, fds: list[int]) -> dict:
+        conn_fd, output_fd = fds
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 70
+            try:
+                become_worker(self.control, conn_fd, output_fd, request)
+                code = 0
+            except BaseException:  # noqa: BLE001 - a harness failure: leave a trace in the output
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        os.close(conn_fd)
+        os.close(output_fd)
+        self.workers.add(pid)
+        return {"pid": pid}
+
+    def serve(self) -> None:
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 16, 4)
+            except (ConnectionResetError, OSError):
+                data, fds = b"", []
+            if not data:
+                break
+            request = json.loads(data)
+            if request["op"] == "fork":
+                reply = self.fork(request, fds)
+            elif request["op"] == "kill":
+                reply = self.kill_tree(int(request["pid"]))
+            else:
+                reply = {"error": f"unknown op {request['op']!r}"}
+            self.reap()
+            self.control.sendall(json.dumps(reply).encode() + b"\n")
+        for pid in list(self.workers):
+            self.kill_tree(pid)
+        for pid in self.strays():
+            self.kill_tree(pid)
+
+
+def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request: dict) -> None:
+    control.close()
+    os.setsid()
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(devnull)
+    os.close(output_fd)
+    for name, value in request.get("limits", {}).items():
+        limit = getattr(resource, name, None)
+        if limit is not None and value is not None:
+            resource.setrlimit(limit, (int(value), int(value)))
+    scratch = request.get("scratch")
+    if scratch:
+        os.chdir(scratch)
+        os.environ["TMPDIR"] = scratch
+    from grader import worker
+
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    worker.serve(conn_fd, request["submission"], request["device"], int(request["max_frame_bytes"]))
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    preload()
+    control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    Zygote(control).serve()
+
+
+if __name__ == "__main__":
+    main()
