@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -114,8 +114,10 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
     infos = {p.id: collect_properties(p) for p in problems}
     own_zygote = zygote is None
     zygote = zygote or Zygote().start()
+    scratch = tempfile.TemporaryDirectory(prefix="grade-scratch-")
     plugin = GradingPlugin(zygote=zygote, submission=str(submission), problems=problems, device=device,
-                           seed=seed, base_limits=limits, reference_dir=reference_dir, on_property=on_property)
+                           seed=seed, base_limits=limits, reference_dir=reference_dir, scratch=scratch.name,
+                           on_property=on_property)
     try:
         if problems:
             bank_root = problems[0].folder.parent.parent
@@ -133,6 +135,7 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
             module.close()
         if own_zygote:
             zygote.close()
+        scratch.cleanup()
     results = [_score(p, infos[p.id], plugin) for p in problems]
     return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
                      duration_s=round(time.perf_counter() - started, 3))

@@ -134,6 +134,10 @@ class Zygote:
 
     def fork(self, conn_fd: int, output_fd: int, submission: str, device: str, limits: Limits,
              scratch: str | None) -> int:
+        if not self.alive():
+            # A worker may kill its parent; the next problem must not pay for it.
+            self.close()
+            self.start()
         reply = self._request(
             {"op": "fork", "submission": submission, "device": device,
              "limits": limits.rlimits(device), "max_frame_bytes": limits.max_frame_bytes,
