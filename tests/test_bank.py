@@ -1,0 +1,91 @@
+"""Meta-tests of the problem bank: the reference passes, every catalogued mistake is caught, and
+every example submission loses points on its own problem and only there."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.bank import REPO_ROOT, load_bank, select
+from grader.runner import collect_properties, grade
+from grader.sandbox import Zygote
+
+REFERENCE = REPO_ROOT / "reference"
+SUBMISSIONS = REPO_ROOT / "submissions"
+BANK = load_bank()
+CORRECT_EXAMPLES = sorted(p for p in SUBMISSIONS.glob("correct_*") if p.is_dir())
+BUGGY_EXAMPLES = sorted(p for p in SUBMISSIONS.iterdir() if p.is_dir() and "-" in p.name)
+MISTAKES = [(problem, mistake) for problem in BANK for mistake in problem.mistakes()]
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with Zygote() as started:
+        yield started
+
+
+def _grade(submission: Path, problems, zygote, seed: int = 0):
+    return grade(submission, problems, reference_dir=REFERENCE, zygote=zygote, seed=seed)
+
+
+def _losing(result) -> dict[str, list[str]]:
+    return {p.id: [q.name for q in p.properties if q.status != "passed"] for p in result.problems if p.score < p.max_score}
+
+
+@pytest.mark.parametrize("problem", BANK, ids=lambda p: p.id)
+def test_problem_metadata_is_consistent(problem):
+    properties = collect_properties(problem)
+    assert properties, f"{problem.id} has no properties"
+    assert sum(p.points for p in properties) == pytest.approx(problem.points), \
+        f"{problem.id}: properties' points do not add up to problem.toml's {problem.points}"
+    assert all(p.description for p in properties)
+    assert len({p.name for p in properties}) == len(properties)
+    assert any(not p.needs_reference for p in properties), \
+        f"{problem.id} needs at least one reference-free property (students' self-check)"
+    assert problem.mistakes(), f"{problem.id} has no catalogued mistake"
+    assert problem.statement and problem.source
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reference_scores_full_marks(zygote, seed):
+    result = _grade(REFERENCE, BANK, zygote, seed)
+    assert _losing(result) == {}, [
+        (p.id, q.name, q.message) for p in result.problems for q in p.properties if q.status != "passed"]
+    assert result.score == result.max_score > 0
+
+
+@pytest.mark.parametrize("submission", CORRECT_EXAMPLES, ids=lambda p: p.name)
+def test_correct_examples_score_full_marks(zygote, submission):
+    problems = select(BANK, sorted({path.stem for path in submission.glob("*.py")}))
+    result = _grade(submission, problems, zygote)
+    assert _losing(result) == {}
+
+
+@pytest.mark.parametrize("problem,mistake", MISTAKES, ids=lambda v: getattr(v, "id", None))
+def test_every_catalogued_mistake_loses_points(zygote, tmp_path, problem, mistake):
+    for module in REFERENCE.glob("*.py"):
+        shutil.copy(module, tmp_path / module.name)
+    target = tmp_path / f"{problem.module}.py"
+    # A later definition of the same name replaces the reference's function.
+    target.write_text(target.read_text() + "\n\nimport math\nimport torch\n\n" + mistake.source())
+    result = _grade(tmp_path, [problem], zygote)
+    assert result.problems[0].score < result.problems[0].max_score, \
+        f"mistake {mistake.id} of {problem.id} passes every property"
+
+
+def test_every_catalogued_mistake_has_an_example_submission():
+    names = {p.name for p in BUGGY_EXAMPLES}
+    missing = [f"{problem.name}-{m.id}" for problem, m in MISTAKES if f"{problem.name}-{m.id}" not in names]
+    assert missing == []
+
+
+@pytest.mark.parametrize("submission", BUGGY_EXAMPLES, ids=lambda p: p.name)
+def test_buggy_example_loses_points_on_its_problem_only(zygote, submission):
+    problem_name, mistake_id = submission.name.split("-", 1)
+    [problem] = [p for p in BANK if p.name == problem_name]
+    assert mistake_id in {m.id for m in problem.mistakes()}, f"{submission.name}: unknown mistake"
+    modules = sorted({path.stem for path in submission.glob("*.py")})
+    result = _grade(submission, select(BANK, modules), zygote)
+    assert list(_losing(result)) == [problem.id]
