@@ -99,11 +99,8 @@ def command_list(args) -> int:
 
 
 def command_run(args) -> int:
-    from rich.console import Console
-
     from grader.bank import default_reference_dir, load_bank, select
-    from grader.report import render, write_json
-    from grader.runner import grade
+    from grader.sandbox import Zygote
 
     submission = Path(args.submission)
     if not submission.exists():
@@ -112,9 +109,22 @@ def command_run(args) -> int:
         raise UsageError(f"submission must be a directory of Python modules: {submission}")
     if args.json is not None and (args.json.is_dir() or not args.json.resolve().parent.is_dir()):
         raise UsageError(f"--json: cannot write a report to {args.json}")
-    device = resolve_device(args.device)
     problems = select(load_bank(), args.problems)
     reference = default_reference_dir()
+    zygote = Zygote().launch()  # boots (imports torch) while the grader resolves the device
+    try:
+        return _run(args, submission, problems, reference, zygote)
+    finally:
+        zygote.close()
+
+
+def _run(args, submission, problems, reference, zygote) -> int:
+    from rich.console import Console
+
+    from grader.report import render, write_json
+    from grader.runner import grade
+
+    device = resolve_device(args.device)
 
     console = Console(stderr=False)
     status = console.status("starting the worker zygote...") if console.is_terminal else None
@@ -127,7 +137,8 @@ def command_run(args) -> int:
         status.start()
     try:
         result = grade(submission, problems, device=device, seed=args.seed,
-                       reference_dir=reference if reference.is_dir() else None, on_property=progress)
+                       reference_dir=reference if reference.is_dir() else None, zygote=zygote,
+                       on_property=progress)
     finally:
         if status is not None:
             status.stop()

@@ -111,9 +111,18 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
     started = time.perf_counter()
     submission = Path(submission).resolve()
     limits = limits or Limits()
-    infos = {p.id: collect_properties(p) for p in problems}
     own_zygote = zygote is None
-    zygote = zygote or Zygote().start()
+    if own_zygote:
+        zygote = Zygote().launch()  # it imports torch while we import the specs and the reference
+    try:
+        infos = {p.id: collect_properties(p) for p in problems}
+        if reference_dir is not None and problems:
+            import torch  # noqa: F401  (the reference needs it; import it in parallel with the zygote)
+        zygote.wait_ready()
+    except BaseException:
+        if own_zygote:
+            zygote.close()
+        raise
     scratch = tempfile.TemporaryDirectory(prefix="grade-scratch-")
     plugin = GradingPlugin(zygote=zygote, submission=str(submission), problems=problems, device=device,
                            seed=seed, base_limits=limits, reference_dir=reference_dir, scratch=scratch.name,

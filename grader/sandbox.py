@@ -80,6 +80,10 @@ class Zygote:
         self._lock = threading.Lock()
 
     def start(self) -> "Zygote":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "Zygote":
+        """Start the zygote's interpreter without waiting for its imports (see :meth:`wait_ready`)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: os.environ[k] for k in PASSED_VARIABLES if k in os.environ}
         env.update({k: "1" for k in THREAD_VARIABLES})
@@ -95,6 +99,12 @@ class Zygote:
         )
         theirs.close()
         self.control = ours
+        return self
+
+    def wait_ready(self) -> "Zygote":
+        """Wait until the zygote has imported its libraries and can fork (idempotent)."""
+        if self.pid is not None:
+            return self
         self.control.settimeout(self.start_timeout_s)
         try:
             hello = self._receive()
