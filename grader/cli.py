@@ -126,7 +126,7 @@ def _run(args, submission, problems, reference, zygote) -> int:
 
     device = resolve_device(args.device)
 
-    console = Console(stderr=False)
+    console = Console(file=sys.stdout)  # bound now: pytest swaps sys.stdout while properties run
     status = console.status("starting the worker zygote...") if console.is_terminal else None
 
     def progress(problem, info, outcome):
