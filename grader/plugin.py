@@ -59,7 +59,10 @@ class GradingPlugin:
         self.students: dict[str, StudentModule] = {}
         self.unavailable: dict[str, str] = {}
         self.on_property = on_property
-        self._references: dict[str, object] = {}
+        self.references: dict[str, object] = {}
+
+    def pytest_configure(self, config):
+        config.stash[PLUGIN_KEY] = self
 
     # --- collection -------------------------------------------------------------------------
 
@@ -84,46 +87,6 @@ class GradingPlugin:
 
     def problem_of(self, item) -> Problem | None:
         return self.by_spec.get(str(Path(item.fspath).resolve()))
-
-    # --- fixtures ---------------------------------------------------------------------------
-
-    @pytest.fixture(scope="module")
-    def student(self, request):
-        problem = self.by_spec[str(Path(request.module.__file__).resolve())]
-        if problem.id in self.unavailable:
-            raise Unavailable(self.unavailable[problem.id])
-        module = StudentModule(self.zygote, self.submission, problem.module, list(problem.attributes),
-                               self.device_name, problem.limits(self.base_limits), self.scratch)
-        try:
-            module.load()
-        except Unavailable as error:
-            self.unavailable[problem.id] = str(error)
-            raise
-        self.students[problem.id] = module
-        yield module
-        module.close()
-
-    @pytest.fixture(scope="module")
-    def reference(self, request):
-        problem = self.by_spec[str(Path(request.module.__file__).resolve())]
-        if problem.module not in self._references:
-            path = None if self.reference_dir is None else self.reference_dir / f"{problem.module}.py"
-            if path is None or not path.is_file():
-                pytest.skip("needs the reference solution, which is not installed here")
-            spec = importlib.util.spec_from_file_location(f"_grader_reference_{problem.module}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            self._references[problem.module] = ReferenceModule(module)
-        return self._references[problem.module]
-
-    @pytest.fixture(scope="module")
-    def device(self):
-        return self.device_name
-
-    @pytest.fixture
-    def rng(self, request):
-        problem = self.problem_of(request.node)
-        return np.random.default_rng(derived_seed(self.seed, problem.id, request.node.name, "rng"))
 
     # --- running and recording ----------------------------------------------------------------
 
@@ -178,6 +141,61 @@ class GradingPlugin:
             return Outcome("error", f"internal error while preparing the property: {_message(error)}")
         return Outcome("failed", f"the property could not be evaluated on your output: "
                                  f"{type(error).__name__}: {_message(error)}")
+
+
+# --- fixtures: module-level functions (pytest deprecates fixtures on plugin instances) that find the
+# run's GradingPlugin in the config stash.
+
+PLUGIN_KEY = pytest.StashKey["GradingPlugin"]()
+
+
+def _plugin(request) -> GradingPlugin:
+    return request.config.stash[PLUGIN_KEY]
+
+
+@pytest.fixture(scope="module")
+def student(request):
+    plugin = _plugin(request)
+    problem = plugin.by_spec[str(Path(request.module.__file__).resolve())]
+    if problem.id in plugin.unavailable:
+        raise Unavailable(plugin.unavailable[problem.id])
+    module = StudentModule(plugin.zygote, plugin.submission, problem.module, list(problem.attributes),
+                           plugin.device_name, problem.limits(plugin.base_limits), plugin.scratch)
+    try:
+        module.load()
+    except Unavailable as error:
+        plugin.unavailable[problem.id] = str(error)
+        raise
+    plugin.students[problem.id] = module
+    yield module
+    module.close()
+
+
+@pytest.fixture(scope="module")
+def reference(request):
+    plugin = _plugin(request)
+    problem = plugin.by_spec[str(Path(request.module.__file__).resolve())]
+    if problem.module not in plugin.references:
+        path = None if plugin.reference_dir is None else plugin.reference_dir / f"{problem.module}.py"
+        if path is None or not path.is_file():
+            pytest.skip("needs the reference solution, which is not installed here")
+        spec = importlib.util.spec_from_file_location(f"_grader_reference_{problem.module}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        plugin.references[problem.module] = ReferenceModule(module)
+    return plugin.references[problem.module]
+
+
+@pytest.fixture(scope="module")
+def device(request):
+    return _plugin(request).device_name
+
+
+@pytest.fixture
+def rng(request):
+    plugin = _plugin(request)
+    problem = plugin.problem_of(request.node)
+    return np.random.default_rng(derived_seed(plugin.seed, problem.id, request.node.name, "rng"))
 
 
 def _message(error: BaseException | None) -> str:

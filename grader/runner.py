@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import grader
+import grader.plugin
 from grader.bank import Problem
 from grader.plugin import GradingPlugin, Outcome
 from grader.sandbox import Limits, Zygote
@@ -131,12 +132,12 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
         if problems:
             bank_root = problems[0].folder.parent.parent
             args = [str(p.spec_path) for p in problems] + [
-                "-c", str(_INI), "--rootdir", str(bank_root), "--import-mode=importlib",
+                "-c", str(_INI), "--rootdir", str(bank_root), "--import-mode=importlib", "--noconftest",
                 "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:logging", "-p", "no:warnings",
                 "--capture=sys",
             ]
             with _pytest_environment():
-                code = pytest.main(args, plugins=[plugin])
+                code = pytest.main(args, plugins=[plugin, grader.plugin])
             if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 raise RuntimeError(f"the grader's pytest run ended with {code!r}")
     finally:

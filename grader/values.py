@@ -45,6 +45,10 @@ def _to_wire(value):
     """Spec-side arguments: torch tensors become numpy arrays; everything else is already plain."""
     if type(value).__module__.startswith("torch"):
         return value.detach().cpu().numpy()
+    if isinstance(value, np.generic):
+        # numpy scalars (what arithmetic on 0-d arrays returns) are array data: they arrive as 0-d
+        # tensors. Only Python numbers arrive as Python numbers (hyper-parameters such as sigma).
+        return np.asarray(value)
     if isinstance(value, (list, tuple)):
         return tuple(_to_wire(v) for v in value)
     if isinstance(value, dict):

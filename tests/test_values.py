@@ -1,0 +1,31 @@
+"""The grader-side conversions around a call: what a spec sends, and what comes back."""
+
+import numpy as np
+import pytest
+import torch
+
+from grader.values import StudentError, _to_wire, plain
+
+
+def test_numpy_scalars_travel_as_arrays_and_python_numbers_stay_numbers():
+    # Arithmetic on 0-d arrays yields numpy scalars: they are array data and must reach the student
+    # as tensors, while Python floats are hyper-parameters (sigma, step_size) and stay floats.
+    assert isinstance(_to_wire(np.float64(1.5)), np.ndarray) and _to_wire(np.float64(1.5)).shape == ()
+    assert type(_to_wire(1.5)) is float and type(_to_wire(3)) is int
+    assert isinstance(_to_wire(torch.ones(2)), np.ndarray)
+    assert isinstance(_to_wire((np.float32(1), [np.int64(2)]))[1][0], np.ndarray)
+
+
+def test_results_become_float64_int64_or_bool_arrays():
+    assert plain(np.ones(2, dtype=np.float32)).dtype == np.float64
+    assert plain(np.ones(2, dtype=np.int8)).dtype == np.int64
+    assert plain(np.ones(2, dtype=bool)).dtype == np.bool_
+    assert plain(2.5).dtype == np.float64 and plain(2.5).shape == ()
+    assert plain(True).dtype == np.bool_
+    assert [a.dtype for a in plain((np.ones(1, np.float16), 3))] == [np.float64, np.float64]
+    assert plain(None) is None
+
+
+def test_a_string_result_cannot_be_graded():
+    with pytest.raises(StudentError, match="type str"):
+        plain("0.5")
