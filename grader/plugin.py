@@ -37,7 +37,7 @@ def grading_settings(max_examples: int) -> settings:
     return settings(
         max_examples=max_examples, derandomize=False, database=None, deadline=None,
         suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False,
-        verbosity=Verbosity.quiet, phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+        verbosity=Verbosity.normal, phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
     )
 
 

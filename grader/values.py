@@ -68,6 +68,9 @@ class StudentModule:
         self.outputs: list[str] = []
         self.last_meta: dict = {}
 
+    def __repr__(self) -> str:  # shown in Hypothesis' failing test case: stable across runs
+        return f"<student's {self._module}.py>"
+
     # --- worker lifecycle -------------------------------------------------------------------
 
     def load(self) -> None:
@@ -180,6 +183,9 @@ class ReferenceModule:
 
     def __init__(self, module):
         self._module = module
+
+    def __repr__(self) -> str:
+        return f"<reference {self._module.__name__.removeprefix('_grader_reference_')}.py>"
 
     def call(self, name: str, *args, **kwargs):
         from grader.harness import Harness  # the same conversions and callables the worker uses
