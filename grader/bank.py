@@ -55,6 +55,25 @@ class Mistake:
 _registry: list[Mistake] = []
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A designed input on which the catalogued mistakes and the reference all give different
+    answers, so that the student's answer there names the mistake (diagnosis)."""
+
+    args: tuple
+    kwargs: tuple = ()
+    function: str | None = None  # defaults to the problem's name
+
+    def call_kwargs(self) -> dict:
+        return dict(self.kwargs)
+
+
+def probe(*args, function: str | None = None, **kwargs) -> Probe:
+    """A probe input for ``mistakes.py``'s ``PROBES`` list: the arguments of one call (numpy arrays
+    for array arguments, Python numbers for hyper-parameters)."""
+    return Probe(args=args, kwargs=tuple(sorted(kwargs.items())), function=function)
+
+
 def mistake(id: str, *, title: str, explanation: str, hint: str):
     """Register the decorated function as a catalogued mistake of the problem being loaded.
 
@@ -105,8 +124,15 @@ class Problem:
         return replace(base, **overrides)
 
     def mistakes(self) -> list[Mistake]:
+        return self._catalogue()[0]
+
+    def probes(self) -> list[Probe]:
+        """The designed inputs of ``mistakes.py``'s ``PROBES`` list (empty when there is none)."""
+        return self._catalogue()[1]
+
+    def _catalogue(self) -> tuple[list[Mistake], list[Probe]]:
         if not self.mistakes_path.exists():
-            return []
+            return [], []
         del _registry[:]
         module_name = f"_grader_mistakes_{self.module}_{self.name}"
         spec = importlib.util.spec_from_file_location(module_name, self.mistakes_path)
@@ -114,7 +140,10 @@ class Problem:
         spec.loader.exec_module(module)
         found = list(_registry)
         del _registry[:]
-        return found
+        probes = list(getattr(module, "PROBES", []))
+        if not all(isinstance(p, Probe) for p in probes):
+            raise BankError(f"{self.mistakes_path}: PROBES must hold grader.bank.probe(...) values")
+        return found, probes
 
 
 def default_bank_dir() -> Path:
