@@ -19,11 +19,13 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.errors import Flaky, HypothesisException
 
 from grader.bank import Problem
+from grader.diagnosis import Diagnosis, diagnose
 from grader.sandbox import Limits, WorkerLost, Zygote
 from grader.spec import property_info
 from grader.values import ReferenceModule, StudentError, StudentModule, Unavailable
 
 MAX_MESSAGE = 3000
+DIAGNOSIS_BUDGET_S = 30.0
 
 
 def derived_seed(seed: int, *parts: str) -> int:
@@ -60,6 +62,7 @@ class GradingPlugin:
         self.unavailable: dict[str, str] = {}
         self.on_property = on_property
         self.references: dict[str, object] = {}
+        self.diagnoses: dict[str, Diagnosis | None] = {}
 
     def pytest_configure(self, config):
         config.stash[PLUGIN_KEY] = self
@@ -168,6 +171,12 @@ def student(request):
         raise
     plugin.students[problem.id] = module
     yield module
+    if any(o.status != "passed" for (pid, _), o in plugin.outcomes.items() if pid == problem.id):
+        module.start_property(DIAGNOSIS_BUDGET_S)
+        try:
+            plugin.diagnoses[problem.id] = diagnose(problem, module)
+        except Exception as error:  # noqa: BLE001 - a faulty catalogue must not cost the student points
+            plugin.diagnoses[problem.id] = Diagnosis([], f"diagnosis unavailable ({type(error).__name__}: {error})")
     module.close()
 
 

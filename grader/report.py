@@ -91,6 +91,8 @@ def render(result: RunResult, console: Console) -> None:
         if not failing:
             continue
         console.print(Text(f"{problem.id}", style="bold"))
+        if problem.diagnosis is not None:
+            _render_diagnosis(problem.diagnosis, console)
         for prop in failing:
             console.print(Text.assemble(
                 ("  ✗ " if prop.status != "skipped" else "  - ", STATUS_STYLE.get(prop.status, "")),
@@ -102,3 +104,13 @@ def render(result: RunResult, console: Console) -> None:
     console.print(Text.assemble(
         ("Total: ", "bold"), f"{_points(result.score)}/{_points(result.max_score)} ({result.percent:.1f}%)",
         f"   seed {result.seed}, device {result.device}, isolation {result.isolation}, {result.duration_s:.1f} s"))
+
+
+def _render_diagnosis(diagnosis: dict, console: Console) -> None:
+    if not diagnosis["mistakes"]:
+        console.print(Text(f"  Diagnosis: {diagnosis['message']}.", style="cyan"))
+        return
+    for mistake in diagnosis["mistakes"]:
+        console.print(Text.assemble(("  Diagnosis: ", "cyan bold"), (f"looks like “{mistake['title']}”. ", "cyan"),
+                                    mistake["explanation"]))
+        console.print(Text.assemble(("  Hint: ", "cyan bold"), mistake["hint"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _pytest.pathlib import module_name_from_path
 
 import grader
 import grader.plugin
@@ -47,6 +49,7 @@ class ProblemResult:
     message: str
     properties: list[PropertyResult] = field(default_factory=list)
     output: str = ""
+    diagnosis: dict | None = None
 
 
 @dataclass
@@ -136,6 +139,11 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
                 "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:logging", "-p", "no:warnings",
                 "--capture=sys",
             ]
+            # pytest's importlib mode reuses any module already imported under a spec's dotted name
+            # (toy/double/spec.py -> "toy.double.spec"): a spec of another bank graded earlier in this
+            # process, or an older version of this file, must not stand in for this one.
+            for problem in problems:
+                sys.modules.pop(module_name_from_path(problem.spec_path, bank_root), None)
             with _pytest_environment():
                 code = pytest.main(args, plugins=[plugin, grader.plugin])
             if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -171,7 +179,9 @@ def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResul
         status, message = "failed", f"{sum(p.status != 'passed' for p in properties)} of {len(properties)} properties failed"
     else:
         status, message = "partial", f"{sum(p.status != 'passed' for p in properties)} of {len(properties)} properties failed"
+    diagnosis = plugin.diagnoses.get(problem.id)
     return ProblemResult(id=problem.id, title=problem.title, score=round(score, 6), max_score=round(max_score, 6),
-                         status=status, message=message, properties=properties, output=output)
+                         status=status, message=message, properties=properties, output=output,
+                         diagnosis=None if diagnosis is None else diagnosis.to_dict())
 
 

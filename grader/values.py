@@ -188,17 +188,22 @@ class ReferenceModule:
         return f"<reference {self._module.__name__.removeprefix('_grader_reference_')}.py>"
 
     def call(self, name: str, *args, **kwargs):
-        from grader.harness import Harness  # the same conversions and callables the worker uses
-
-        harness = Harness("cpu")
-        result = getattr(self._module, name)(*harness.to_student(_to_wire(args)),
-                                             **harness.to_student(_to_wire(kwargs)))
-        return plain(_map_plain(harness.to_plain, result))
+        return call_in_process(getattr(self._module, name), args, kwargs)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
         return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+
+def call_in_process(function, args, kwargs):
+    """Call trusted code (the reference, a catalogued mistake) in the grader the way a worker calls
+    a student's: the same conversions and harness values, on the CPU, plain answers back."""
+    from grader.harness import Harness
+
+    harness = Harness("cpu")
+    result = function(*harness.to_student(_to_wire(tuple(args))), **harness.to_student(_to_wire(dict(kwargs))))
+    return plain(_map_plain(harness.to_plain, result))
 
 
 def _map_plain(convert, value):

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from grader.bank import REPO_ROOT, load_bank, select
+from grader.diagnosis import same_answer
 from grader.runner import collect_properties, grade
 from grader.sandbox import Zygote
+from grader.values import call_in_process
 
 REFERENCE = REPO_ROOT / "reference"
 SUBMISSIONS = REPO_ROOT / "submissions"
@@ -61,6 +63,7 @@ def test_correct_examples_score_full_marks(zygote, submission):
     problems = select(BANK, sorted({path.stem for path in submission.glob("*.py")}))
     result = _grade(submission, problems, zygote)
     assert _losing(result) == {}
+    assert all(p.diagnosis is None for p in result.problems), "a correct submission must never get a diagnosis"
 
 
 @pytest.mark.parametrize("problem,mistake", MISTAKES, ids=lambda v: getattr(v, "id", None))
@@ -73,6 +76,7 @@ def test_every_catalogued_mistake_loses_points(zygote, tmp_path, problem, mistak
     result = _grade(tmp_path, [problem], zygote)
     assert result.problems[0].score < result.problems[0].max_score, \
         f"mistake {mistake.id} of {problem.id} passes every property"
+    assert _named(result.problems[0]) == [mistake.id], result.problems[0].diagnosis
 
 
 def test_every_catalogued_mistake_has_an_example_submission():
@@ -89,3 +93,30 @@ def test_buggy_example_loses_points_on_its_problem_only(zygote, submission):
     modules = sorted({path.stem for path in submission.glob("*.py")})
     result = _grade(submission, select(BANK, modules), zygote)
     assert list(_losing(result)) == [problem.id]
+    [graded] = [p for p in result.problems if p.id == problem.id]
+    assert _named(graded) == [mistake_id], graded.diagnosis
+    assert all(p.diagnosis is None for p in result.problems if p.id != problem.id)
+
+
+@pytest.mark.parametrize("problem", BANK, ids=lambda p: p.id)
+def test_probes_tell_every_mistake_and_the_reference_apart(problem):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_reference_{problem.module}", REFERENCE / f"{problem.module}.py")
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    probes = problem.probes()
+    assert probes, f"{problem.id} has no PROBES: its mistakes could never be named"
+    answers = [("reference", [call_in_process(getattr(reference, p.function or problem.name), p.args, p.call_kwargs())
+                              for p in probes])]
+    answers += [(m.id, [call_in_process(m.implementation, p.args, p.call_kwargs()) for p in probes])
+                for m in problem.mistakes()]
+    for i, (first, first_answers) in enumerate(answers):
+        for second, second_answers in answers[i + 1:]:
+            assert not all(same_answer(a, b) for a, b in zip(first_answers, second_answers)), \
+                f"{problem.id}: the probes cannot tell {first} from {second}"
+
+
+def _named(problem_result) -> list[str]:
+    diagnosis = problem_result.diagnosis or {"mistakes": []}
+    return [m["id"] for m in diagnosis["mistakes"]]

@@ -1,8 +1,9 @@
 """Known mistakes in kl_categorical, each a drop-in replacement with the same signature."""
 
+import numpy as np
 import torch
 
-from grader.bank import mistake
+from grader.bank import mistake, probe
 
 
 @mistake("nan_for_zeros", title="NaN for zero-probability entries",
@@ -30,3 +31,9 @@ def kl_categorical(p, q):  # noqa: F811
 def kl_categorical(p, q):  # noqa: F811
     terms = torch.where(q > 0, q * torch.log(q / p), torch.zeros_like(q))
     return terms.sum(-1)
+
+# A zero in p (NaN-prone), a non-uniform q, and a q without the uniform symmetry of the swap.
+PROBES = [
+    probe(np.array([0.5, 0.3, 0.2, 0.0]), np.array([0.1, 0.2, 0.3, 0.4])),
+    probe(np.array([0.7, 0.2, 0.1]), np.array([0.2, 0.5, 0.3])),
+]

@@ -1,8 +1,9 @@
 """Known mistakes in kl_diag_normal_std, each a drop-in replacement with the same signature."""
 
+import numpy as np
 import torch
 
-from grader.bank import mistake
+from grader.bank import mistake, probe
 
 
 @mistake("logvar_as_variance", title="logvar treated as a variance",
@@ -28,3 +29,9 @@ def kl_diag_normal_std(mu, logvar):  # noqa: F811
          hint="Compare with the univariate KL(N(mu, sigma^2) || N(0, 1)) for one coordinate with mu = 1, sigma = 1.")
 def kl_diag_normal_std(mu, logvar):  # noqa: F811
     return (torch.exp(logvar) + mu**2 - 1 - logvar).sum(-1)
+
+# mu != 0 and logvar of both signs, k > 1: every mistake and the reference disagree.
+PROBES = [
+    probe(np.array([0.5, -1.0, 2.0]), np.array([0.3, -0.5, 1.2])),
+    probe(np.array([[1.5, 0.2], [-0.7, 0.0]]), np.array([[0.8, -1.1], [0.4, 2.0]])),
+]

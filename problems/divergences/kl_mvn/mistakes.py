@@ -1,8 +1,9 @@
 """Known mistakes in kl_mvn, each a drop-in replacement with the same signature."""
 
+import numpy as np
 import torch
 
-from grader.bank import mistake
+from grader.bank import mistake, probe
 
 
 @mistake("missing_minus_d", title="Missing the -d term",
@@ -42,3 +43,11 @@ def kl_mvn(mu0, cov0, mu1, cov1):  # noqa: F811
     trace = torch.diagonal(inv0 @ cov1, dim1=-2, dim2=-1).sum(-1)
     maha = (diff.transpose(-1, -2) @ inv0 @ diff)[..., 0, 0]
     return 0.5 * (trace + maha - d + torch.logdet(cov0) - torch.logdet(cov1))
+
+# d = 2 and 3, full covariances, different means: every mistake and the reference disagree.
+PROBES = [
+    probe(np.array([0.5, -1.0]), np.array([[2.0, 0.6], [0.6, 1.0]]),
+          np.array([-0.2, 0.3]), np.array([[0.8, -0.2], [-0.2, 1.5]])),
+    probe(np.array([1.0, 0.0, -0.5]), np.array([[1.5, 0.3, 0.1], [0.3, 0.7, -0.2], [0.1, -0.2, 2.2]]),
+          np.array([0.0, 0.4, 0.2]), np.array([[0.9, 0.0, 0.2], [0.0, 1.8, 0.3], [0.2, 0.3, 0.6]])),
+]

@@ -1,8 +1,9 @@
 """Known mistakes in kl_normal, each a drop-in replacement with the same signature."""
 
+import numpy as np
 import torch
 
-from grader.bank import mistake
+from grader.bank import mistake, probe
 
 
 @mistake("direction_swapped", title="KL direction swapped",
@@ -25,3 +26,9 @@ def kl_normal(mu_q, sigma_q, mu_p, sigma_p):  # noqa: F811
          hint="Compare sigma = 1 with sigma = 2 by hand: which terms scale with sigma^2?")
 def kl_normal(mu_q, sigma_q, mu_p, sigma_p):  # noqa: F811
     return torch.log(sigma_p / sigma_q) + (sigma_q + (mu_q - mu_p) ** 2) / (2 * sigma_p) - 0.5
+
+# Designed so every mistake and the reference disagree: sigma != 1, mu != 0, unequal scales.
+PROBES = [
+    probe(np.asarray(0.5), np.asarray(2.0), np.asarray(-1.0), np.asarray(0.5)),
+    probe(np.asarray([1.0, -0.3]), np.asarray([0.7, 1.9]), np.asarray([0.3, 0.4]), np.asarray([1.6, 0.6])),
+]

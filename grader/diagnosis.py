@@ -1,0 +1,86 @@
+"""Diagnosis: name the catalogued mistake that a failing submission's answers look like.
+
+On a problem that lost points, the grader evaluates the problem's designed probe inputs
+(``PROBES`` in its ``mistakes.py``) through the student's function (in the worker) and through each
+catalogued mistake (in the grader: mistakes are trusted code). A mistake is named only if it
+reproduces the student's answers on every probe; otherwise the report says that no known mistake
+matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.bank import Mistake, Problem
+from grader.sandbox import WorkerLost
+from grader.values import StudentError, call_in_process
+
+# Answers count as the same when they agree to float32 precision (a student computing in float32
+# with the mistake must still be recognised); NaN matches NaN and infinities match themselves.
+MATCH_RTOL = 1e-4
+MATCH_ATOL = 1e-6
+NO_MATCH = "no known mistake matches your answers on the diagnostic inputs"
+
+
+@dataclass
+class Diagnosis:
+    mistakes: list[Mistake] = field(default_factory=list)
+    message: str = NO_MATCH
+    probes: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "message": self.message,
+            "probes": self.probes,
+            "mistakes": [{"id": m.id, "title": m.title, "explanation": m.explanation, "hint": m.hint}
+                         for m in self.mistakes],
+        }
+
+
+def same_answer(a, b) -> bool:
+    """Structural equality of plain answers up to float32 precision (NaN == NaN, inf == inf)."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+                and all(same_answer(x, y) for x, y in zip(a, b)))
+    if a is None or b is None:
+        return a is None and b is None
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=MATCH_RTOL, atol=MATCH_ATOL, equal_nan=True))
+
+
+def diagnose(problem: Problem, student) -> Diagnosis | None:
+    """Compare the student's answers on the probes with each catalogued mistake's; None when the
+    problem has no catalogue or no probes, or the student's code cannot be evaluated on them."""
+    mistakes, probes = problem.mistakes(), problem.probes()
+    if not mistakes or not probes:
+        return None
+    answers = []
+    for probe in probes:
+        try:
+            answers.append(student.call(probe.function or problem.name, *probe.args, **probe.call_kwargs()))
+        except StudentError:
+            answers.append(_RAISED)
+        except WorkerLost:
+            return None
+    matched = []
+    for mistake in mistakes:
+        if all(_mistake_matches(mistake, probe, answer) for probe, answer in zip(probes, answers)):
+            matched.append(mistake)
+    if not matched:
+        return Diagnosis([], NO_MATCH, len(probes))
+    titles = " or ".join(f"“{m.title}”" for m in matched)
+    return Diagnosis(matched, f"your answers on {len(probes)} diagnostic inputs match a known mistake: {titles}",
+                     len(probes))
+
+
+_RAISED = object()
+
+
+def _mistake_matches(mistake: Mistake, probe, answer) -> bool:
+    try:
+        expected = call_in_process(mistake.implementation, probe.args, probe.call_kwargs())
+    except Exception:  # noqa: BLE001 - a mistake that raises on a probe is matched by a student that raises
+        return answer is _RAISED
+    return answer is not _RAISED and same_answer(answer, expected)
