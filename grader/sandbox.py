@@ -92,8 +92,9 @@ class Zygote:
             "import sys; sys.path.insert(0, sys.argv[2]); "
             "from grader.zygote import main; main()"
         )
+        # -B: -I ignores PYTHONDONTWRITEBYTECODE, and workers must not write __pycache__ into submissions
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap, str(theirs.fileno()), PACKAGE_ROOT],
+            [sys.executable, "-I", "-B", "-c", bootstrap, str(theirs.fileno()), PACKAGE_ROOT],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/", close_fds=True,
         )
@@ -160,6 +161,7 @@ class Zygote:
         return self._request({"op": "kill", "pid": pid})
 
     def close(self) -> None:
+        self.pid = None  # a restarted zygote must say hello again before it is asked anything
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -247,7 +249,11 @@ class Worker:
             protocol.send_frame(self.sock.fileno(), message, blobs)
             header, arrays = self.reader.read(deadline=time.monotonic() + timeout)
         except protocol.FrameTimeout:
-            self.close()
+            status = self.close()
+            if status.get("code") is not None:
+                # It exited by itself (our kill would show as a signal), but a process it started
+                # still held the socket open, so the end of the connection never came.
+                raise WorkerLost("crash", f"the worker died during the call ({status['status']})") from None
             raise WorkerLost("timeout", f"no answer within the {timeout:g} s deadline; the worker was killed") from None
         except (protocol.PeerClosed, BrokenPipeError, ConnectionResetError):
             status = self.close()
