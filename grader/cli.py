@@ -111,6 +111,8 @@ def command_run(args) -> int:
         raise UsageError(f"--json: cannot write a report to {args.json}")
     problems = select(load_bank(), args.problems)
     reference = default_reference_dir()
+    if args.device == "cuda":
+        resolve_device("cuda")  # fail fast, before booting anything
     zygote = Zygote().launch()  # boots (imports torch) while the grader resolves the device
     try:
         return _run(args, submission, problems, reference, zygote)
@@ -158,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE
+            raise UsageError("a command is required: run or list (see grade --help)")
         handler = {"run": command_run, "list": command_list}[args.command]
         return handler(args)
     except (UsageError, BankError) as error:

@@ -25,7 +25,7 @@ def to_json(result: RunResult) -> dict:
     problems = []
     for problem in result.problems:
         entry = asdict(problem)
-        entry["output"] = problem.output[:MAX_REPORTED_OUTPUT]
+        entry["output"] = _capped(problem.output)
         problems.append(entry)
     return {
         "schema_version": result.schema_version,
@@ -41,6 +41,13 @@ def to_json(result: RunResult) -> dict:
         "duration_s": result.duration_s,
         "problems": problems,
     }
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MAX_REPORTED_OUTPUT:
+        return text
+    marker = f"\n[... {len(text) - MAX_REPORTED_OUTPUT} more characters of output not stored in the report]"
+    return text[:MAX_REPORTED_OUTPUT - len(marker)] + marker
 
 
 def write_atomic(path: Path, text: str) -> None:

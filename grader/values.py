@@ -28,6 +28,8 @@ def plain(value):
         if value.dtype == np.bool_:
             return value.astype(np.bool_)
         if value.dtype.kind in "iu":
+            if value.dtype == np.uint64 and value.size and value.max() > np.iinfo(np.int64).max:
+                raise StudentError("returned unsigned integers too large for int64")
             return value.astype(np.int64)
         return value.astype(np.float64)
     if isinstance(value, bool):

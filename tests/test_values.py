@@ -29,3 +29,9 @@ def test_results_become_float64_int64_or_bool_arrays():
 def test_a_string_result_cannot_be_graded():
     with pytest.raises(StudentError, match="type str"):
         plain("0.5")
+
+
+def test_unsigned_integers_beyond_int64_are_refused_not_wrapped():
+    with pytest.raises(StudentError, match="too large"):
+        plain(np.array([2**63], dtype=np.uint64))
+    assert plain(np.array([7], dtype=np.uint64)).tolist() == [7]
