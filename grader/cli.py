@@ -1,6 +1,7 @@
 """``grade``: the command line.
 
     grade run SUBMISSION [--problem ID ...] [--device auto|cpu|cuda] [--seed N] [--json FILE] [--fail-under PCT]
+              [--require-isolation minimal|standard|strong]
     grade list [--json]
 
 Exit status: 0 when grading completed (whatever the score), 1 when the score is below --fail-under,
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", type=Path, help="write the JSON report to FILE")
     run.add_argument("--fail-under", metavar="PCT", type=_percent,
                      help="exit with status 1 when the score is below PCT percent")
+    run.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
+                     help="refuse to grade (exit 2) unless workers reach this isolation level")
 
     listing = commands.add_parser("list", help="list the problems of the bank")
     listing.add_argument("--json", action="store_true", help="print the list as JSON")
@@ -100,6 +103,7 @@ def command_list(args) -> int:
 
 def command_run(args) -> int:
     from grader.bank import default_reference_dir, load_bank, select
+    from grader.runner import hidden_paths
     from grader.sandbox import Zygote
 
     submission = Path(args.submission)
@@ -113,7 +117,8 @@ def command_run(args) -> int:
     reference = default_reference_dir()
     if args.device == "cuda":
         resolve_device("cuda")  # fail fast, before booting anything
-    zygote = Zygote().launch()  # boots (imports torch) while the grader resolves the device
+    hide = hidden_paths(submission, problems, reference if reference.is_dir() else None)
+    zygote = Zygote(hide=hide).launch()  # boots (imports torch) while the grader resolves the device
     try:
         return _run(args, submission, problems, reference, zygote)
     finally:
@@ -140,7 +145,7 @@ def _run(args, submission, problems, reference, zygote) -> int:
     try:
         result = grade(submission, problems, device=device, seed=args.seed,
                        reference_dir=reference if reference.is_dir() else None, zygote=zygote,
-                       on_property=progress)
+                       on_property=progress, require_isolation=args.require_isolation)
     finally:
         if status is not None:
             status.stop()
@@ -155,6 +160,7 @@ def _run(args, submission, problems, reference, zygote) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from grader.bank import BankError
+    from grader.runner import IsolationTooWeak
 
     parser = build_parser()
     try:
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("a command is required: run or list (see grade --help)")
         handler = {"run": command_run, "list": command_list}[args.command]
         return handler(args)
-    except (UsageError, BankError) as error:
+    except (UsageError, BankError, IsolationTooWeak) as error:
         print(f"grade: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

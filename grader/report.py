@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.runner import ISOLATION_LAYERS, RunResult, versions
+from grader.runner import RunResult, versions
 
 STATUS_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red bold",
                 "timeout": "magenta", "skipped": "dim"}
@@ -36,7 +36,8 @@ def to_json(result: RunResult) -> dict:
         "seed": result.seed,
         "device": result.device,
         "isolation": result.isolation,
-        "isolation_layers": list(ISOLATION_LAYERS),
+        "isolation_layers": list(result.isolation_layers),
+        "isolation_warnings": list(result.isolation_warnings),
         "versions": versions(),
         "duration_s": result.duration_s,
         "problems": problems,
@@ -108,6 +109,8 @@ def render(result: RunResult, console: Console) -> None:
             if prop.message and not prop.hidden:
                 for line in prop.message.splitlines()[:12]:
                     console.print(Text("      " + line, style="dim"), soft_wrap=True)
+    for warning in result.isolation_warnings:
+        console.print(Text(f"Isolation warning: {warning}", style="yellow"))
     console.print(Text.assemble(
         ("Total: ", "bold"), f"{_points(result.score)}/{_points(result.max_score)} ({result.percent:.1f}%)",
         f"   seed {result.seed}, device {result.device}, isolation {result.isolation}, {result.duration_s:.1f} s"))

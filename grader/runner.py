@@ -18,12 +18,12 @@ import grader
 import grader.plugin
 from grader.bank import Problem
 from grader.plugin import GradingPlugin, Outcome
-from grader.sandbox import Limits, Zygote
+from grader.isolation import LEVELS, read_paths_exposing
+from grader.sandbox import PACKAGE_ROOT, Limits, Zygote
+from grader.submission import SubmissionRefused, stage
 from grader.spec import property_info
 
 SCHEMA_VERSION = 1
-ISOLATION_LEVEL = "minimal"
-ISOLATION_LAYERS = ("process", "session", "rlimits", "threads-pinned", "tree-kill", "clean-environment")
 _INI = Path(__file__).with_name("pytest-grading.ini")
 
 
@@ -60,7 +60,9 @@ class RunResult:
     problems: list[ProblemResult]
     duration_s: float
     schema_version: int = SCHEMA_VERSION
-    isolation: str = ISOLATION_LEVEL
+    isolation: str = "minimal"
+    isolation_layers: list[str] = field(default_factory=list)
+    isolation_warnings: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -108,28 +110,62 @@ def _pytest_environment():
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
+class IsolationTooWeak(Exception):
+    """``--require-isolation`` asked for more than this machine provides."""
+
+
+def hidden_paths(submission: Path, problems: list[Problem], reference_dir: Path | None) -> list[str]:
+    """What workers must not see (the specs, the reference, the original submission and its siblings'
+    folder), less anything the zygote itself needs (the grader, Python, the temporary directory)."""
+    candidates = {str(p.folder.parent.parent.resolve()) for p in problems}
+    candidates.add(str(Path(submission).resolve()))
+    if reference_dir is not None:
+        candidates.add(str(Path(reference_dir).resolve()))
+    needed = [PACKAGE_ROOT, sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir()]
+    needed = [os.path.realpath(p) for p in needed]
+
+    def covers(path: str, other: str) -> bool:
+        return other == path or other.startswith(path.rstrip("/") + "/")
+
+    return sorted(p for p in candidates if os.path.isdir(p) and not any(covers(p, n) for n in needed))
+
+
 def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", seed: int = 0,
           reference_dir: Path | None = None, limits: Limits | None = None, zygote: Zygote | None = None,
-          on_property=None) -> RunResult:
+          on_property=None, require_isolation: str | None = None) -> RunResult:
     """Grade ``submission`` (a directory of modules) on ``problems``; never raises for student faults."""
     started = time.perf_counter()
     submission = Path(submission).resolve()
     limits = limits or Limits()
     own_zygote = zygote is None
     if own_zygote:
-        zygote = Zygote().launch()  # it imports torch while we import the specs and the reference
+        # It imports torch while we import the specs and the reference.
+        zygote = Zygote(hide=hidden_paths(submission, problems, reference_dir)).launch()
     try:
         infos = {p.id: collect_properties(p) for p in problems}
         if reference_dir is not None and problems:
             import torch  # noqa: F401  (the reference needs it; import it in parallel with the zygote)
         zygote.wait_ready()
+        if require_isolation and LEVELS.index(zygote.level) < LEVELS.index(require_isolation):
+            raise IsolationTooWeak(f"isolation level {zygote.level!r} reached, {require_isolation!r} required "
+                                   f"({'; '.join(zygote.warnings) or 'see docs/isolation.md'})")
     except BaseException:
         if own_zygote:
             zygote.close()
         raise
+    warnings = zygote.warnings + _exposure_warnings(zygote, problems, reference_dir)
     scratch = tempfile.TemporaryDirectory(prefix="grade-scratch-")
-    plugin = GradingPlugin(zygote=zygote, submission=str(submission), problems=problems, device=device,
-                           seed=seed, base_limits=limits, reference_dir=reference_dir, scratch=scratch.name,
+    try:
+        staged = stage(submission, Path(scratch.name) / "submission")
+    except SubmissionRefused as refusal:
+        scratch.cleanup()
+        if own_zygote:
+            zygote.close()
+        return _refused(submission, problems, infos, str(refusal), seed, device, zygote, warnings, started)
+    workdir = Path(scratch.name) / "work"
+    workdir.mkdir()
+    plugin = GradingPlugin(zygote=zygote, submission=str(staged), problems=problems, device=device,
+                           seed=seed, base_limits=limits, reference_dir=reference_dir, scratch=str(workdir),
                            on_property=on_property)
     try:
         if problems:
@@ -156,7 +192,32 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
         scratch.cleanup()
     results = [_score(p, infos[p.id], plugin) for p in problems]
     return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
-                     duration_s=round(time.perf_counter() - started, 3))
+                     duration_s=round(time.perf_counter() - started, 3), isolation=zygote.level,
+                     isolation_layers=zygote.applied_layers, isolation_warnings=warnings)
+
+
+def _exposure_warnings(zygote: Zygote, problems: list[Problem], reference_dir: Path | None) -> list[str]:
+    """Where the specs or the reference sit inside what Landlock lets workers read, and no private
+    namespace hides them, say so: the report must not claim more than it has."""
+    if zygote.isolation.get("namespaces") or not zygote.isolation.get("landlock"):
+        return []
+    targets = [str(p.folder) for p in problems] + ([str(reference_dir)] if reference_dir else [])
+    return [f"{path} is readable by workers (it lies inside a directory they may read)"
+            for path in read_paths_exposing(targets, zygote.isolation.get("read_paths", []))]
+
+
+def _refused(submission, problems, infos, reason, seed, device, zygote, warnings, started) -> RunResult:
+    results = []
+    for problem in problems:
+        properties = [PropertyResult(name=i.name, description=i.description, points=i.points, score=0.0,
+                                     status="error", message=f"submission refused: {reason}", duration_s=0.0,
+                                     hidden=i.hidden) for i in infos[problem.id]]
+        results.append(ProblemResult(id=problem.id, title=problem.title, score=0.0,
+                                     max_score=round(sum(i.points for i in infos[problem.id]), 6), status="error",
+                                     message=f"submission refused: {reason}", properties=properties))
+    return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
+                     duration_s=round(time.perf_counter() - started, 3), isolation=zygote.level,
+                     isolation_layers=zygote.applied_layers, isolation_warnings=warnings)
 
 
 def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResult:

@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import protocol
+from grader.isolation import LEVELS, level_of  # noqa: F401  (LEVELS re-exported for the CLI)
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 # Environment a worker may see: nothing of the grader's secrets, only what Python and torch need.
 PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+
+ALL_LAYERS = ("namespaces", "landlock", "seccomp")
+MINIMAL_LAYERS = ("process", "session", "rlimits", "threads-pinned", "tree-kill", "clean-environment")
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -72,12 +76,32 @@ class ZygoteError(RuntimeError):
 class Zygote:
     """A preloaded interpreter that forks workers on request."""
 
-    def __init__(self, start_timeout_s: float = 120.0):
+    def __init__(self, start_timeout_s: float = 120.0, *, hide=(), layers=ALL_LAYERS):
+        """``hide``: directories (the reference, the specs, other submissions) covered by empty
+        mounts in the workers' private namespace; ``layers``: the kernel layers to try."""
         self.start_timeout_s = start_timeout_s
+        self.hide = [str(Path(p).resolve()) for p in hide]
+        self.layers = tuple(layers)
         self.process = None
         self.control = None
         self.pid = None
+        self.isolation: dict = {}
         self._lock = threading.Lock()
+
+    @property
+    def level(self) -> str:
+        return level_of(self.isolation)
+
+    @property
+    def applied_layers(self) -> list[str]:
+        """The layers every worker of this zygote runs under, weakest first."""
+        names = list(MINIMAL_LAYERS)
+        names += [name for name in ("landlock", "seccomp", "namespaces") if self.isolation.get(name)]
+        return names
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.isolation.get("warnings", []))
 
     def start(self) -> "Zygote":
         return self.launch().wait_ready()
@@ -93,8 +117,9 @@ class Zygote:
             "from grader.zygote import main; main()"
         )
         # -B: -I ignores PYTHONDONTWRITEBYTECODE, and workers must not write __pycache__ into submissions
+        config = json.dumps({"hide": self.hide, "layers": list(self.layers)})
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", bootstrap, str(theirs.fileno()), PACKAGE_ROOT],
+            [sys.executable, "-I", "-B", "-c", bootstrap, str(theirs.fileno()), PACKAGE_ROOT, config],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/", close_fds=True,
         )
@@ -114,6 +139,7 @@ class Zygote:
             self.close()
             raise ZygoteError(f"the worker zygote failed to start: {error}; {stderr}") from None
         self.pid = hello["pid"]
+        self.isolation = hello.get("isolation", {})
         self.control.settimeout(60.0)
         return self
 

@@ -38,12 +38,15 @@ def safe_text(produce, limit: int = MAX_TEXT) -> str:
 
 def describe_exception(error: BaseException, submission_dir: str) -> dict:
     kind = safe_text(lambda: type(error).__name__, 200)
-    message = safe_text(lambda: str(error))
+    # Paths inside the scratch copy are shown relative to the submission, so that reports do not
+    # depend on where the copy was made.
+    prefix = submission_dir + os.sep
+    message = safe_text(lambda: str(error)).replace(prefix, "")
 
     def student_frames():
         frames = traceback.extract_tb(error.__traceback__)
-        mine = [f for f in frames if f.filename.startswith(submission_dir + os.sep)]
-        return "".join(traceback.format_list(mine[-8:]))
+        mine = [f for f in frames if f.filename.startswith(prefix)]
+        return "".join(traceback.format_list(mine[-8:])).replace(prefix, "")
 
     return {"ok": False, "kind": "exception", "type": kind, "message": message,
             "traceback": safe_text(student_frames)}

@@ -49,6 +49,9 @@ def preload() -> None:
     import scipy.stats  # noqa: F401
     import torch  # noqa: F401
 
+    import glob  # noqa: F401
+
+    import grader.isolation  # noqa: F401
     import grader.worker  # noqa: F401  (and through it the protocol and the harness)
 
 
@@ -89,8 +92,9 @@ def descendants(roots: set[int], table: dict[int, int]) -> set[int]:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, isolation: dict | None = None):
         self.control = control
+        self.isolation = isolation or {}
         self.workers: set[int] = set()
         self.statuses: dict[int, int] = {}
 
@@ -144,6 +148,7 @@ class Zygote:
         if pid == 0:  # the worker
             code = 70
             try:
+                request["isolation"] = self.isolation
                 become_worker(self.control, conn_fd, output_fd, request)
                 code = 0
             except BaseException:  # noqa: BLE001 - a harness failure: leave a trace in the output
@@ -198,6 +203,8 @@ def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request:
     if scratch:
         os.chdir(scratch)
         os.environ["TMPDIR"] = scratch
+    confine(request.get("isolation", {}), [scratch] if scratch else [], request["device"],
+            readable=[request["submission"]])
     from grader import worker
 
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
@@ -205,14 +212,82 @@ def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request:
     worker.serve(conn_fd, request["submission"], request["device"], int(request["max_frame_bytes"]))
 
 
+def confine(isolation: dict, writable: list[str], device: str, readable: list[str] = ()) -> None:
+    """Apply the kernel layers the zygote found working; a layer that fails now stops the worker
+    (fail closed) rather than letting it serve with less isolation than the report claims."""
+    from grader import isolation as layers
+
+    if not (isolation.get("landlock") or isolation.get("seccomp")):
+        return
+    try:
+        if isolation.get("landlock"):
+            devices = ["/dev/null", "/dev/zero", "/dev/full"]
+            if device == "cuda":
+                import glob
+
+                devices += glob.glob("/dev/nvidia*") + glob.glob("/dev/dri/*")
+            layers.apply_landlock(list(isolation["read_paths"]) + list(readable), list(writable) + devices,
+                                  int(isolation["landlock"]))
+        if isolation.get("seccomp"):
+            layers.apply_seccomp()
+    except layers.IsolationError as error:
+        os.write(2, f"grader: could not isolate the worker: {error}\n".encode())
+        os._exit(72)
+
+
+def probe_layers(config: dict) -> dict:
+    """Which kernel layers work here: try them in a throwaway child, exactly as a worker would."""
+    from grader import isolation as layers
+
+    wanted = set(config.get("layers", ("namespaces", "landlock", "seccomp")))
+    found = {"namespaces": bool(config.get("namespaces_entered")), "landlock": 0, "seccomp": False,
+             "read_paths": layers.default_read_paths(), "warnings": list(config.get("warnings", []))}
+    candidates = {"landlock": layers.landlock_abi() if "landlock" in wanted else 0,
+                  "seccomp": "seccomp" in wanted and layers.seccomp_available()}
+    if not candidates["landlock"]:
+        found["warnings"].append("Landlock is not available: workers can read any file the grader can")
+    if not candidates["seccomp"]:
+        found["warnings"].append("seccomp is not available: workers may open network sockets and trace processes")
+    for name, value in candidates.items():
+        if not value:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                confine({**found, name: value}, ["/tmp"], "cpu")
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            found[name] = value
+        else:
+            found["warnings"].append(f"{name} is present but could not be applied")
+    return found
+
+
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
+    config = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if "namespaces" in config.get("layers", ("namespaces",)):
+        # Before any import that could start a thread: unshare(CLONE_NEWUSER) needs a single thread.
+        from grader import isolation
+
+        try:
+            isolation.enter_private_namespaces(config.get("hide", []))
+            config["namespaces_entered"] = True
+        except (isolation.IsolationError, OSError) as error:
+            config.setdefault("warnings", []).append(
+                f"private namespaces are not available ({error}): the reference and the specs are hidden "
+                "from workers by Landlock alone")
     preload()
-    control.sendall(json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
-    Zygote(control).serve()
+    isolation_found = probe_layers(config)
+    control.sendall(json.dumps({"ready": True, "pid": os.getpid(), "isolation": isolation_found}).encode() + b"\n")
+    Zygote(control, isolation_found).serve()
     # Skip interpreter finalisation (tearing torch down takes longer than the whole fork service).
     os._exit(0)
 

@@ -18,7 +18,8 @@ from rich.console import Console
 from grader.bank import load_bank, select
 from grader.report import MAX_REPORTED_OUTPUT, render, to_json, write_json
 from grader.runner import grade
-from grader.sandbox import Limits
+from grader.isolation import landlock_abi
+from grader.sandbox import Limits, Zygote
 
 from conftest import (FIXTURE_BANK, FIXTURE_REFERENCE, FIXTURE_SUBMISSIONS, SCHEMA_PATH, assert_gone,
                       assert_no_workers, read_pids)
@@ -122,14 +123,25 @@ def test_flood_without_end_is_capped(graded):
 
 
 def test_killing_the_zygote_costs_only_its_property():
-    # with a zygote of its own: this submission kills the process that forks the workers
+    # At the minimal level (no Landlock signal scoping) the submission can kill the process that
+    # forks the workers: the next property gets a fresh zygote.
     started = time.monotonic()
-    result = grade(FIXTURE_SUBMISSIONS / "zygote_killer", BANK, reference_dir=FIXTURE_REFERENCE)
+    with Zygote(layers=()) as zygote:
+        result = grade(FIXTURE_SUBMISSIONS / "zygote_killer", BANK, reference_dir=FIXTURE_REFERENCE, zygote=zygote)
     assert time.monotonic() - started < 60
+    assert result.isolation == "minimal"
     assert statuses(result) == {**ALL_PASSED, "toy.double": {**ALL_PASSED["toy.double"],
                                                              "doubles_large_values": "error"}}
     assert result.score == 5.0
     validate(to_json(result))
+
+
+@pytest.mark.skipif(landlock_abi() < 6, reason="needs Landlock signal scoping (ABI 6, Linux 6.12)")
+def test_with_landlock_the_zygote_cannot_be_killed():
+    result = grade(FIXTURE_SUBMISSIONS / "zygote_killer", BANK, reference_dir=FIXTURE_REFERENCE)
+    double = {p.name: p for p in result.problems[0].properties}["doubles_large_values"]
+    assert double.status == "failed" and "PermissionError" in double.message
+    assert result.score == 5.0
 
 
 def test_output_flood_is_captured_with_a_cap_and_does_not_cost_points(graded):
@@ -184,7 +196,7 @@ def test_processes_started_by_the_student_do_not_outlive_the_run(zygote, tmp_pat
     assert time.monotonic() - started < 30
     assert statuses(result)["toy.double"]["doubles_large_values"] == "timeout"
     assert result.score == 5.0
-    pids = read_pids(submission / "pids.txt")
+    pids = read_pids("".join(p.output for p in result.problems))
     assert len(pids) >= 6  # a detached process and a daemon in each of at least three workers
     assert_gone(pids)
     assert_no_workers(zygote)
@@ -195,7 +207,9 @@ def test_run_with_its_own_zygote_leaves_nothing_behind(tmp_path):
     shutil.copytree(FIXTURE_SUBMISSIONS / "spawner", submission)
     result = grade(submission, select(BANK, ["toy.square"]), reference_dir=FIXTURE_REFERENCE)
     assert scores(result) == {"toy.square": (3.0, 3.0, "passed")}
-    assert_gone(read_pids(submission / "pids.txt"))
+    pids = read_pids(result.problems[0].output)
+    assert len(pids) == 2
+    assert_gone(pids)
 
 
 def test_reproducible_reports(graded, zygote):

@@ -260,11 +260,8 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 def record(pid):
-    with open(os.path.join(HERE, "pids.txt"), "a") as out:
-        out.write(f"{pid}\\n")
+    print(f"spawned {pid}", flush=True)
 
 def spawn(then):
     child = subprocess.Popen(["sleep", "1000"], start_new_session=True,
@@ -298,10 +295,12 @@ def spawn(then):
 @pytest.mark.parametrize("then", ["return", "exit", "hang"])
 def test_detached_descendants_die_with_the_worker(make_student, zygote, then):
     student = make_student(SPAWNER, limits=FAST)
-    pid_file = Path(student._submission) / "pids.txt"
     if then == "return":
         assert student.spawn(then) == 1.0
-        pids = read_pids(pid_file)
+        deadline = time.monotonic() + 5
+        while len(read_pids(student._worker.captured_output())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the drain thread reads the worker's output concurrently
+        pids = read_pids(student._worker.captured_output())
         assert len(pids) == 2
         assert all(os.path.exists(f"/proc/{p}") for p in pids)  # alive while the worker lives
         student.close()
@@ -317,7 +316,8 @@ def test_detached_descendants_die_with_the_worker(make_student, zygote, then):
             # still reported as the crash it was
             assert lost.value.kind == "crash"
             assert "exited with status 1" in lost.value.detail
-        pids = read_pids(pid_file)
+        student.close()
+        pids = read_pids("".join(student.outputs))
         assert len(pids) == 2
     assert_gone(pids)
     assert_no_workers(zygote)
