@@ -28,7 +28,7 @@ from grader.sandbox import Limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _LIMIT_FIELDS = {"call_timeout_s", "load_timeout_s", "memory_bytes", "cpu_seconds", "property_budget_s",
-                 "output_bytes"}
+                 "problem_budget_s", "output_bytes", "allow_subprocesses"}
 
 
 class BankError(Exception):

@@ -104,7 +104,7 @@ def command_list(args) -> int:
 def command_run(args) -> int:
     from grader.bank import default_reference_dir, load_bank, select
     from grader.runner import hidden_paths
-    from grader.sandbox import Zygote
+    from grader.sandbox import Zygote, configured_layers
 
     submission = Path(args.submission)
     if not submission.exists():
@@ -118,7 +118,11 @@ def command_run(args) -> int:
     if args.device == "cuda":
         resolve_device("cuda")  # fail fast, before booting anything
     hide = hidden_paths(submission, problems, reference if reference.is_dir() else None)
-    zygote = Zygote(hide=hide).launch()  # boots (imports torch) while the grader resolves the device
+    try:
+        layers = configured_layers()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    zygote = Zygote(hide=hide, layers=layers).launch()  # boots (imports torch) while the grader resolves the device
     try:
         return _run(args, submission, problems, reference, zygote)
     finally:

@@ -221,9 +221,15 @@ def _errno(number: int) -> int:
     return 0x00050000 | (number & 0xFFFF)
 
 
-def apply_seccomp() -> None:
+CLONE_THREAD = 0x00010000
+
+
+def apply_seccomp(*, allow_subprocesses: bool = False) -> None:
     """Deny the system calls a student has no business making; each fails with EPERM (EAFNOSUPPORT
-    for internet sockets) rather than killing the worker, so student code sees a Python error."""
+    for internet sockets) rather than killing the worker, so student code sees a Python error.
+
+    Unless ``allow_subprocesses``, creating processes is denied too (threads are still allowed): no
+    fork bomb, and nothing can outlive the worker. A problem that needs subprocesses says so."""
     library = _libseccomp()
     if library is None:
         raise IsolationError("libseccomp is not available")
@@ -252,6 +258,10 @@ def apply_seccomp() -> None:
             if NAMESPACE_FLAGS & flag:
                 rule("clone", _errno(errno.EPERM), _ArgCmp(0, SCMP_CMP_MASKED_EQ, flag, flag))
         rule("clone3", _errno(errno.ENOSYS))  # flags live in memory seccomp cannot read: make libc use clone
+        if not allow_subprocesses:
+            for name in ("fork", "vfork"):
+                rule(name, _errno(errno.EPERM))
+            rule("clone", _errno(errno.EPERM), _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
         result = library.seccomp_load(context)
         if result < 0:
             raise IsolationError(f"seccomp_load failed: {os.strerror(-result)}")

@@ -45,6 +45,8 @@ class Limits:
     open_files: int = 256
     output_bytes: int = 64 * 1024
     max_frame_bytes: int = protocol.DEFAULT_MAX_FRAME_BYTES
+    allow_subprocesses: bool = False
+    problem_budget_s: float = 300.0
 
     def rlimits(self, device: str) -> dict[str, int]:
         limits = {
@@ -57,6 +59,19 @@ class Limits:
         if device == "cpu":
             limits["RLIMIT_AS"] = self.memory_bytes
         return limits
+
+
+def configured_layers() -> tuple[str, ...]:
+    """The kernel layers to try: all of them unless ``GRADE_ISOLATION_LAYERS`` names a subset."""
+    setting = os.environ.get("GRADE_ISOLATION_LAYERS")
+    if setting is None:
+        return ALL_LAYERS
+    names = tuple(name.strip() for name in setting.split(",") if name.strip())
+    unknown = set(names) - set(ALL_LAYERS)
+    if unknown:
+        raise ValueError(f"GRADE_ISOLATION_LAYERS: unknown layer {sorted(unknown)[0]!r} "
+                         f"(choose from {', '.join(ALL_LAYERS)})")
+    return names
 
 
 class WorkerLost(BaseException):
@@ -76,12 +91,14 @@ class ZygoteError(RuntimeError):
 class Zygote:
     """A preloaded interpreter that forks workers on request."""
 
-    def __init__(self, start_timeout_s: float = 120.0, *, hide=(), layers=ALL_LAYERS):
+    def __init__(self, start_timeout_s: float = 120.0, *, hide=(), layers=None):
         """``hide``: directories (the reference, the specs, other submissions) covered by empty
-        mounts in the workers' private namespace; ``layers``: the kernel layers to try."""
+        mounts in the workers' private namespace; ``layers``: the kernel layers to try (default: all,
+        or the comma-separated names in ``GRADE_ISOLATION_LAYERS``, e.g. ``landlock,seccomp`` to
+        reproduce a CI runner without user namespaces)."""
         self.start_timeout_s = start_timeout_s
         self.hide = [str(Path(p).resolve()) for p in hide]
-        self.layers = tuple(layers)
+        self.layers = tuple(configured_layers() if layers is None else layers)
         self.process = None
         self.control = None
         self.pid = None
@@ -178,7 +195,7 @@ class Zygote:
         reply = self._request(
             {"op": "fork", "submission": submission, "device": device,
              "limits": limits.rlimits(device), "max_frame_bytes": limits.max_frame_bytes,
-             "scratch": scratch},
+             "scratch": scratch, "allow_subprocesses": limits.allow_subprocesses},
             [conn_fd, output_fd],
         )
         return int(reply["pid"])

@@ -67,6 +67,7 @@ class StudentModule:
         self._attributes, self._device, self._limits, self._scratch = attributes, device, limits, scratch
         self._worker: Worker | None = None
         self._budget_deadline: float | None = None
+        self._problem_deadline: float | None = None
         self.outputs: list[str] = []
         self.last_meta: dict = {}
 
@@ -78,6 +79,8 @@ class StudentModule:
     def load(self) -> None:
         """Fork a worker and import the module; raise :class:`Unavailable` with the reason."""
         self.close()
+        if self._problem_deadline is None:
+            self._problem_deadline = time.monotonic() + self._limits.problem_budget_s
         self._worker = Worker(self._zygote, self._submission, self._device, self._limits, self._scratch)
         try:
             reply = self._worker.request("load", {"module": self._module, "attributes": self._attributes},
@@ -114,10 +117,12 @@ class StudentModule:
     def _request(self, op: str, request: dict):
         worker = self._live_worker()
         timeout = self._limits.call_timeout_s
-        if self._budget_deadline is not None:
-            left = self._budget_deadline - time.monotonic()
+        for deadline, what in ((self._budget_deadline, "property"), (self._problem_deadline, "problem")):
+            if deadline is None:
+                continue
+            left = deadline - time.monotonic()
             if left <= 0:
-                raise WorkerLost("timeout", "the property used up its time budget")
+                raise WorkerLost("timeout", f"the {what} used up its time budget")
             timeout = min(timeout, left)
         reply = worker.request(op, request, timeout=timeout)
         self.last_meta = reply.meta

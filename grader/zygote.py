@@ -204,7 +204,7 @@ def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request:
         os.chdir(scratch)
         os.environ["TMPDIR"] = scratch
     confine(request.get("isolation", {}), [scratch] if scratch else [], request["device"],
-            readable=[request["submission"]])
+            readable=[request["submission"]], allow_subprocesses=bool(request.get("allow_subprocesses")))
     from grader import worker
 
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
@@ -212,7 +212,8 @@ def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request:
     worker.serve(conn_fd, request["submission"], request["device"], int(request["max_frame_bytes"]))
 
 
-def confine(isolation: dict, writable: list[str], device: str, readable: list[str] = ()) -> None:
+def confine(isolation: dict, writable: list[str], device: str, readable: list[str] = (),
+            allow_subprocesses: bool = False) -> None:
     """Apply the kernel layers the zygote found working; a layer that fails now stops the worker
     (fail closed) rather than letting it serve with less isolation than the report claims."""
     from grader import isolation as layers
@@ -229,7 +230,7 @@ def confine(isolation: dict, writable: list[str], device: str, readable: list[st
             layers.apply_landlock(list(isolation["read_paths"]) + list(readable), list(writable) + devices,
                                   int(isolation["landlock"]))
         if isolation.get("seccomp"):
-            layers.apply_seccomp()
+            layers.apply_seccomp(allow_subprocesses=allow_subprocesses)
     except layers.IsolationError as error:
         os.write(2, f"grader: could not isolate the worker: {error}\n".encode())
         os._exit(72)
@@ -244,9 +245,12 @@ def probe_layers(config: dict) -> dict:
              "read_paths": layers.default_read_paths(), "warnings": list(config.get("warnings", []))}
     candidates = {"landlock": layers.landlock_abi() if "landlock" in wanted else 0,
                   "seccomp": "seccomp" in wanted and layers.seccomp_available()}
-    if not candidates["landlock"]:
+    for name in ("namespaces", "landlock", "seccomp"):
+        if name not in wanted:
+            found["warnings"].append(f"the {name} layer is disabled (GRADE_ISOLATION_LAYERS)")
+    if "landlock" in wanted and not candidates["landlock"]:
         found["warnings"].append("Landlock is not available: workers can read any file the grader can")
-    if not candidates["seccomp"]:
+    if "seccomp" in wanted and not candidates["seccomp"]:
         found["warnings"].append("seccomp is not available: workers may open network sockets and trace processes")
     for name, value in candidates.items():
         if not value:

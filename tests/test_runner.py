@@ -21,6 +21,8 @@ from grader.runner import grade
 from grader.isolation import landlock_abi
 from grader.sandbox import Limits, Zygote
 
+SPAWNING = Limits(allow_subprocesses=True)
+
 from conftest import (FIXTURE_BANK, FIXTURE_REFERENCE, FIXTURE_SUBMISSIONS, SCHEMA_PATH, assert_gone,
                       assert_no_workers, read_pids)
 
@@ -192,7 +194,7 @@ def test_processes_started_by_the_student_do_not_outlive_the_run(zygote, tmp_pat
     submission = tmp_path / "spawner"
     shutil.copytree(FIXTURE_SUBMISSIONS / "spawner", submission)
     started = time.monotonic()
-    result = grade(submission, BANK, reference_dir=FIXTURE_REFERENCE, zygote=zygote)
+    result = grade(submission, BANK, reference_dir=FIXTURE_REFERENCE, zygote=zygote, limits=SPAWNING)
     assert time.monotonic() - started < 30
     assert statuses(result)["toy.double"]["doubles_large_values"] == "timeout"
     assert result.score == 5.0
@@ -205,7 +207,7 @@ def test_processes_started_by_the_student_do_not_outlive_the_run(zygote, tmp_pat
 def test_run_with_its_own_zygote_leaves_nothing_behind(tmp_path):
     submission = tmp_path / "spawner"
     shutil.copytree(FIXTURE_SUBMISSIONS / "spawner", submission)
-    result = grade(submission, select(BANK, ["toy.square"]), reference_dir=FIXTURE_REFERENCE)
+    result = grade(submission, select(BANK, ["toy.square"]), reference_dir=FIXTURE_REFERENCE, limits=SPAWNING)
     assert scores(result) == {"toy.square": (3.0, 3.0, "passed")}
     pids = read_pids(result.problems[0].output)
     assert len(pids) == 2

@@ -20,6 +20,7 @@ from grader.values import StudentError, StudentModule, Unavailable
 from conftest import assert_gone, assert_no_workers, read_pids, tree_of, wait_until
 
 FAST = Limits(call_timeout_s=1.0, load_timeout_s=10.0)
+SPAWNING = Limits(call_timeout_s=1.0, load_timeout_s=10.0, allow_subprocesses=True)
 
 
 def worker_pid(student: StudentModule) -> int:
@@ -294,7 +295,7 @@ def spawn(then):
 
 @pytest.mark.parametrize("then", ["return", "exit", "hang"])
 def test_detached_descendants_die_with_the_worker(make_student, zygote, then):
-    student = make_student(SPAWNER, limits=FAST)
+    student = make_student(SPAWNER, limits=SPAWNING)
     if then == "return":
         assert student.spawn(then) == 1.0
         deadline = time.monotonic() + 5
@@ -321,6 +322,15 @@ def test_detached_descendants_die_with_the_worker(make_student, zygote, then):
         assert len(pids) == 2
     assert_gone(pids)
     assert_no_workers(zygote)
+
+
+def test_creating_processes_is_denied_unless_the_problem_allows_it(make_student, zygote):
+    if not zygote.isolation.get("seccomp"):
+        pytest.skip("seccomp is not available here")
+    student = make_student(SPAWNER, limits=FAST)
+    with pytest.raises(StudentError, match="PermissionError"):
+        student.spawn("return")
+    assert read_pids("".join(student.outputs)) == set()
 
 
 # --- exceptions -------------------------------------------------------------------------------------
