@@ -77,6 +77,24 @@ def property_info(obj) -> PropertyInfo | None:
     return info if isinstance(info, PropertyInfo) else None
 
 
+def unit_helpers(spec_file: str, name: str = "common"):
+    """The module ``problems/<unit>/<name>.py`` next to a problem's folder, for strategies and
+    helpers shared by the problems of one unit: ``common = unit_helpers(__file__)``."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(spec_file).resolve().parent.parent / f"{name}.py"
+    key = f"_grader_unit_{path.parent.name}_{name}_{abs(hash(str(path)))}"
+    module = sys.modules.get(key)
+    if module is None or getattr(module, "__file__", None) != str(path):
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return module
+
+
 # --- harness values: things that are built inside the worker ------------------------------------
 
 
@@ -138,7 +156,10 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9, ca
     both_nan = np.isnan(expected_b) & np.isnan(actual_b)
     tolerance = atol + rtol * np.abs(expected_b)
     with np.errstate(invalid="ignore"):
-        ok = (np.abs(actual_b - expected_b) <= tolerance) | same_nonfinite | both_nan
+        # A non-finite expectation is met only by the very same value: an infinite tolerance must not
+        # let -inf pass for +inf.
+        close = np.isfinite(expected_b) & (np.abs(actual_b - expected_b) <= tolerance)
+        ok = close | same_nonfinite | both_nan
     if not ok.all():
         index = np.unravel_index(np.argmax(~ok), ok.shape) if ok.ndim else ()
         got, want = actual_b[index], expected_b[index]
