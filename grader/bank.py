@@ -44,6 +44,7 @@ class Mistake:
     explanation: str
     hint: str
     implementation: object = field(repr=False, compare=False)
+    named_by: str | None = None
 
     def source(self) -> str:
         """The implementation's source without its decorator: a drop-in replacement function."""
@@ -74,16 +75,20 @@ def probe(*args, function: str | None = None, **kwargs) -> Probe:
     return Probe(args=args, kwargs=tuple(sorted(kwargs.items())), function=function)
 
 
-def mistake(id: str, *, title: str, explanation: str, hint: str):
+def mistake(id: str, *, title: str, explanation: str, hint: str, named_by: str | None = None):
     """Register the decorated function as a catalogued mistake of the problem being loaded.
 
     The function has the problem's exact name and signature, so that it can be dropped into a
     submission (the meta-tests do this) or evaluated on probe inputs (diagnosis).
+
+    ``named_by``: for a mistake no probe can reproduce (randomness not drawn from the generator
+    given), the property designed to detect exactly it; the diagnosis names the mistake when that
+    property fails and no probe-matched mistake explains the answers.
     """
 
     def register(function):
         _registry.append(Mistake(id=id, title=title, explanation=explanation, hint=hint,
-                                 implementation=function))
+                                 implementation=function, named_by=named_by))
         return function
 
     return register

@@ -50,12 +50,25 @@ def same_answer(a, b) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=MATCH_RTOL, atol=MATCH_ATOL, equal_nan=True))
 
 
-def diagnose(problem: Problem, student) -> Diagnosis | None:
+def diagnose(problem: Problem, student, failed_properties=()) -> Diagnosis | None:
     """Compare the student's answers on the probes with each catalogued mistake's; None when the
-    problem has no catalogue or no probes, or the student's code cannot be evaluated on them."""
+    problem has no catalogue or no probes, or the student's code cannot be evaluated on them.
+
+    Mistakes declared ``named_by`` a property are named when that property failed and no mistake
+    reproduces the student's answers on the probes."""
     mistakes, probes = problem.mistakes(), problem.probes()
-    if not mistakes or not probes:
+    flagged = [m for m in mistakes if m.named_by is not None and m.named_by in set(failed_properties)]
+    mistakes = [m for m in mistakes if m.named_by is None]
+    if not probes or not (mistakes or flagged):
         return None
+    diagnosis = _diagnose_by_probes(problem, student, mistakes, probes)
+    if diagnosis is not None and not diagnosis.mistakes and flagged:
+        titles = " or ".join(f"“{m.title}”" for m in flagged)
+        return Diagnosis(flagged, f"the property designed to detect it failed: {titles}", len(probes))
+    return diagnosis
+
+
+def _diagnose_by_probes(problem: Problem, student, mistakes, probes) -> Diagnosis | None:
     answers = []
     for probe in probes:
         try:

@@ -171,10 +171,11 @@ def student(request):
         raise
     plugin.students[problem.id] = module
     yield module
-    if any(o.status != "passed" for (pid, _), o in plugin.outcomes.items() if pid == problem.id):
+    failed = [name for (pid, name), o in plugin.outcomes.items() if pid == problem.id and o.status != "passed"]
+    if failed:
         module.start_property(DIAGNOSIS_BUDGET_S)
         try:
-            plugin.diagnoses[problem.id] = diagnose(problem, module)
+            plugin.diagnoses[problem.id] = diagnose(problem, module, failed)
         except Exception as error:  # noqa: BLE001 - a faulty catalogue must not cost the student points
             plugin.diagnoses[problem.id] = Diagnosis([], f"diagnosis unavailable ({type(error).__name__}: {error})")
     module.close()
