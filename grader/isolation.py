@@ -144,13 +144,18 @@ def _allow(add_rule: int, ruleset: int, path: str, rights: int) -> None:
         os.close(fd)
 
 
+# Not /dev as a whole: terminals (/dev/pts/*, /dev/tty*), the consoles' screens (/dev/vcs*), the kernel
+# log and, for a worker running as root, raw disks would be readable there.
+READABLE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+
+
 def default_read_paths() -> list[str]:
-    """What a worker may read: the system's libraries and configuration, devices and kernel views,
-    and Python's own installation (standard library and site-packages), nothing else."""
+    """What a worker may read: the system's libraries and configuration, kernel views, a few harmless
+    devices, and Python's own installation (standard library and site-packages), nothing else."""
     import site
     import sysconfig
 
-    paths = {"/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev"}
+    paths = {"/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", *READABLE_DEVICES}
     paths |= {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     paths |= {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     paths |= set(site.getsitepackages())
@@ -165,6 +170,32 @@ def read_paths_exposing(targets, read_paths) -> list[str]:
         if any(real == r or real.startswith(r.rstrip("/") + "/") for r in map(os.path.realpath, read_paths)):
             exposed.append(target)
     return exposed
+
+
+# --- capabilities ---------------------------------------------------------------------------------
+
+PR_CAPBSET_DROP = 24
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """Give up every capability (effective, permitted, inheritable, hence ambient; and the bounding
+    set where allowed). A worker of a grader running as root would otherwise keep CAP_SYS_PTRACE and
+    friends: with them it reads the grader's /proc/PID/environ and maps even under Landlock (seen on
+    Linux 6.18), and CAP_DAC_OVERRIDE, CAP_NET_ADMIN... have no business in a worker either."""
+    for number in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0) != 0:
+            break  # EINVAL past the last capability; EPERM without CAP_SETPCAP (nothing to drop then)
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref((_CapData * 2)())), "capset")
 
 
 # --- seccomp --------------------------------------------------------------------------------------
@@ -183,6 +214,24 @@ DENIED_SYSCALLS = (
     "settimeofday", "clock_settime", "quotactl", "iopl", "ioperm", "fsopen", "fsmount", "move_mount",
     "open_tree", "mount_setattr",
 )
+
+
+# Landlock (ABI <= 7) does not cover a file's metadata: without these a worker could chmod, chown,
+# backdate or tag any file of its user (other submissions, the reports, the grader's code), even the
+# ones it cannot read or write.
+METADATA_SYSCALLS = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
+    "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
+    "fremovexattr", "setxattrat", "removexattrat", "file_setattr",
+)
+# Nor does it cover what a process may change about another process of its user: limits (an RLIMIT_CPU
+# of 1 s kills the grader), priorities, CPU affinity, scheduling policy. Only the worker itself (pid 0).
+OTHER_PROCESS_SYSCALLS = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam",
+                          "sched_setattr")
+# System calls newer than some libseccomp releases: the same number on every architecture (>= 424).
+_RECENT_SYSCALLS = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
+AF_UNIX = 1
+SCMP_CMP_NE = 1  # libseccomp's scmp_compare: NE 1, LT 2, LE 3, EQ 4, GE 5, GT 6, MASKED_EQ 7
 
 
 class _ArgCmp(ctypes.Structure):
@@ -224,12 +273,13 @@ def _errno(number: int) -> int:
 CLONE_THREAD = 0x00010000
 
 
-def apply_seccomp(*, allow_subprocesses: bool = False) -> None:
+def apply_seccomp(*, allow_subprocesses: bool = False, allow_unix_sockets: bool = False) -> None:
     """Deny the system calls a student has no business making; each fails with EPERM (EAFNOSUPPORT
-    for internet sockets) rather than killing the worker, so student code sees a Python error.
+    for sockets) rather than killing the worker, so student code sees a Python error.
 
     Unless ``allow_subprocesses``, creating processes is denied too (threads are still allowed): no
-    fork bomb, and nothing can outlive the worker. A problem that needs subprocesses says so."""
+    fork bomb, and nothing can outlive the worker. A problem that needs subprocesses says so.
+    Unless ``allow_unix_sockets``, so is creating Unix sockets (``socketpair`` still works)."""
     library = _libseccomp()
     if library is None:
         raise IsolationError("libseccomp is not available")
@@ -240,19 +290,34 @@ def apply_seccomp(*, allow_subprocesses: bool = False) -> None:
         def rule(name, action, *comparisons):
             number = library.seccomp_syscall_resolve_name(name.encode())
             if number < 0:
+                number = _RECENT_SYSCALLS.get(name, -1)
+            if number < 0:
                 return  # not a system call on this architecture
             array = (_ArgCmp * max(len(comparisons), 1))(*comparisons)
             result = library.seccomp_rule_add_array(context, action, number, len(comparisons), array)
             if result < 0:
                 raise IsolationError(f"seccomp rule for {name} failed: {os.strerror(-result)}")
 
-        for name in DENIED_SYSCALLS:
+        for name in DENIED_SYSCALLS + METADATA_SYSCALLS:
             rule(name, _errno(errno.EPERM))
-        for family in (AF_INET, AF_INET6, AF_PACKET):
-            rule("socket", _errno(errno.EAFNOSUPPORT), _ArgCmp(0, SCMP_CMP_EQ, family, 0))
+        for name in OTHER_PROCESS_SYSCALLS:
+            rule(name, _errno(errno.EPERM), _ArgCmp(0, SCMP_CMP_NE, 0, 0))
+        for argument in (0, 1):  # setpriority(which, who, ...) and ioprio_set: only (PRIO_PROCESS, 0)
+            rule("setpriority", _errno(errno.EPERM), _ArgCmp(argument, SCMP_CMP_NE, 0, 0))
+        rule("ioprio_set", _errno(errno.EPERM), _ArgCmp(0, SCMP_CMP_NE, 1, 0))  # IOPRIO_WHO_PROCESS
+        rule("ioprio_set", _errno(errno.EPERM), _ArgCmp(1, SCMP_CMP_NE, 0, 0))
+        # The kernel reads int arguments from the low 32 bits of their register: compare only those,
+        # or socket((1 << 32) | AF_INET, ...) and kill(-1 sign-extended to 64 bits) would slip through.
+        low = 0xFFFFFFFF
+        families = (AF_INET, AF_INET6, AF_PACKET) + (() if allow_unix_sockets else (AF_UNIX,))
+        # AF_UNIX: Landlock scopes abstract Unix sockets, not socket files: without this a worker could
+        # connect to any service of its user (an ssh agent, a Docker daemon, a session bus).
+        # socketpair() is unaffected.
+        for family in families:
+            rule("socket", _errno(errno.EAFNOSUPPORT), _ArgCmp(0, SCMP_CMP_MASKED_EQ, low, family))
         for name in ("kill", "tkill"):
             # kill(-1, sig) would signal every process the user may signal: the grader included.
-            rule(name, _errno(errno.EPERM), _ArgCmp(0, SCMP_CMP_EQ, 0xFFFFFFFF, 0))
+            rule(name, _errno(errno.EPERM), _ArgCmp(0, SCMP_CMP_MASKED_EQ, low, 0xFFFFFFFF))
         for bit in range(32):  # clone with any namespace flag (rules on one system call are OR-ed)
             flag = 1 << bit
             if NAMESPACE_FLAGS & flag:

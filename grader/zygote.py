@@ -230,7 +230,11 @@ def confine(isolation: dict, writable: list[str], device: str, readable: list[st
             layers.apply_landlock(list(isolation["read_paths"]) + list(readable), list(writable) + devices,
                                   int(isolation["landlock"]))
         if isolation.get("seccomp"):
-            layers.apply_seccomp(allow_subprocesses=allow_subprocesses)
+            # Unix sockets stay available where they may be needed: to processes a problem allows
+            # (multiprocessing), and to CUDA (which looks for its MPS daemon).
+            layers.apply_seccomp(allow_subprocesses=allow_subprocesses,
+                                 allow_unix_sockets=allow_subprocesses or device == "cuda")
+        layers.drop_capabilities()
     except layers.IsolationError as error:
         os.write(2, f"grader: could not isolate the worker: {error}\n".encode())
         os._exit(72)
