@@ -1,0 +1,53 @@
+"""Buggy example (diffusion.ddpm_kl_term, mistake missing_half): ddpm_kl_term drops the factor 1/2 of the Gaussian KL; the other functions are correct."""
+
+import math
+
+import numpy as np
+import torch
+
+
+def alpha_bar(betas):
+    """abar_0..abar_T as a numpy array: a running product of the alphas, with abar_0 = 1 prepended."""
+    alphas = 1.0 - betas.detach().cpu().numpy()
+    return np.concatenate([[1.0], np.cumprod(alphas)])
+
+
+def _abar(betas, t):
+    """abar_t as a Python float: the product of the first t alphas (the empty product is abar_0 = 1)."""
+    return float(torch.prod(1.0 - betas[:t]))
+
+
+def q_sample(x0, t, betas, eps):
+    """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, computed in float32."""
+    abar = _abar(betas, t)
+    return math.sqrt(abar) * x0.float() + math.sqrt(1.0 - abar) * eps.float()
+
+
+def q_posterior(x_t, x0, t, betas):
+    """Posterior by completing the square: precision alpha_t / beta_t + 1 / (1 - abar_{t-1})."""
+    if t == 1:
+        return x0.clone(), 0.0
+    beta = float(betas[t - 1])
+    alpha = 1.0 - beta
+    abar_prev = _abar(betas, t - 1)
+    var = 1.0 / (alpha / beta + 1.0 / (1.0 - abar_prev))
+    mean = var * (math.sqrt(alpha) / beta * x_t + math.sqrt(abar_prev) / (1.0 - abar_prev) * x0)
+    return mean, var
+
+
+def optimal_eps(x, t, data, betas):
+    """Tweedie's formula: E[eps | x_t = x] = -sqrt(1 - abar_t) grad_x log p_t(x), by autograd."""
+    abar = _abar(betas, t)
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        squared = ((x.unsqueeze(-2) - math.sqrt(abar) * data) ** 2).sum(-1)
+        log_p = torch.logsumexp(-squared / (2.0 * (1.0 - abar)), dim=-1)
+        (score,) = torch.autograd.grad(log_p.sum(), x)
+    return -math.sqrt(1.0 - abar) * score
+
+
+def ddpm_kl_term(x0, x0_hat, t, betas):
+    """(SNR(t-1) - SNR(t)) ||x0 - x0_hat||^2."""
+    snr_prev = _abar(betas, t - 1) / (1.0 - _abar(betas, t - 1))
+    snr = _abar(betas, t) / (1.0 - _abar(betas, t))
+    return (snr_prev - snr) * ((x0 - x0_hat) ** 2).sum(-1)
