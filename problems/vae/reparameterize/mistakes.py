@@ -18,7 +18,8 @@ def reparameterize(mu, logvar, eps):
          explanation="z is computed outside autograd (detached, under no_grad, or through numpy), so no "
                      "gradient reaches mu and logvar and the encoder cannot be trained.",
          hint="After z = reparameterize(mu, logvar, eps) with mu.requires_grad = True, does z.sum().backward() "
-              "fill mu.grad?")
+              "fill mu.grad?",
+         named_by="reparameterize_gradient_wrt_mu_is_one")
 def reparameterize(mu, logvar, eps):  # noqa: F811
     with torch.no_grad():
         return mu + torch.exp(0.5 * logvar) * eps
@@ -34,8 +35,7 @@ def reparameterize(mu, logvar, eps):  # noqa: F811
 
 # Designed inputs: sigma != 1 on both sides of 1 and eps away from 0 and 1, so that exp(logvar),
 # exp(logvar) / 2 and exp(logvar / 2) differ clearly. The detached mistake returns the reference's values on
-# every input: only the gradient properties reveal it, and the diagnosis names it when a submission's values
-# are right but its gradients are not.
+# every input: only the gradient properties reveal it, so it is named_by the gradient property instead.
 PROBES = [
     probe(np.array([0.5, -1.0, 2.0]), np.array([1.2, -0.8, 0.4]), np.array([1.5, -0.7, 2.0])),
     probe(np.array([[1.0, -2.0], [0.3, 0.0]]), np.array([[2.0, -1.5], [0.7, -3.0]]),
