@@ -84,26 +84,33 @@ Z_TWO_SIDED = 6.0
 
 
 @st.composite
-def forward_samples(draw):
-    """(x_t, t, data, betas, eps): N_SAMPLES points x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, x0 ~ data, at a
-    step t where signal and noise both matter (0.1 <= abar_t <= 0.9) whenever the schedule has one; 2 to 6 data
-    points spread over [-3, 3]^d (with one point, or coinciding points, the posterior over them is trivial)."""
+def forward_processes(draw):
+    """(data, t, betas, seed) for N_SAMPLES draws of the forward process (see `forward_samples`): a step t where
+    signal and noise both matter (0.1 <= abar_t <= 0.9) whenever the schedule has one; 2 to 6 data points spread
+    over [-3, 3]^d (with one point, or coinciding points, the posterior over them is trivial)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     data = rng.uniform(*DATA, size=(draw(st.integers(2, 6)), draw(st.integers(1, 3))))
     betas = draw(schedules())
     informative = [t for t, abar in enumerate(alpha_bars(betas)) if t >= 1 and 0.1 <= abar <= 0.9]
     t = draw(st.sampled_from(informative) if informative else st.integers(1, len(betas)))
+    return data, t, betas, draw(st.integers(0, 2**32 - 1))
+
+
+def forward_samples(data, t, betas, seed):
+    """(x_t, eps): N_SAMPLES draws of the forward process at step t, x0 uniform over the rows of data."""
+    rng = np.random.default_rng(seed)
     x0 = data[rng.integers(0, len(data), size=N_SAMPLES)]
     eps = rng.standard_normal(x0.shape)
     abar = alpha_bars(betas)[t]
-    return np.sqrt(abar) * x0 + np.sqrt(1 - abar) * eps, t, data, betas, eps
+    return np.sqrt(abar) * x0 + np.sqrt(1 - abar) * eps, eps
 
 
 @prop(points=2, max_examples=10)
-@given(case=forward_samples())
+@given(case=forward_processes())
 def optimal_eps_minimises_the_denoising_objective(student, case):
     """On samples of the forward process, eps - optimal_eps(x_t) has mean 0 and is uncorrelated with x_t."""
-    x_t, t, data, betas, eps = case
+    data, t, betas, seed = case
+    x_t, eps = forward_samples(data, t, betas, seed)
     call = call_text("optimal_eps", x_t, t, data, betas) + f" on {N_SAMPLES} samples of x_t"
     prediction = student.optimal_eps(x_t, t, data, betas)
     assert_shape(prediction, x_t.shape, call=call)

@@ -103,8 +103,8 @@ Z_TWO_SIDED = 6.0  # P(|N(0, 1)| > 6) = 2.0e-9, 3.1e-9 with the correction: fals
 
 @st.composite
 def approximate_posteriors(draw):
-    """(x, W, b, s, q_mu, q_logvar, eps): one data point repeated N_ESTIMATES times, a diagonal q near the
-    (full) posterior, and standard-normal noise (S = N_SAMPLES, N_ESTIMATES, k)."""
+    """(x, W, b, s, q_mu, q_logvar, seed): one data point, a diagonal q near the (full) posterior, and the seed
+    of the noise."""
     W, b, s = draw(models())
     d, k = W.shape
     x = draw(arrays((d,), *DATA))
@@ -112,12 +112,16 @@ def approximate_posteriors(draw):
     mean, cov = posterior(x, W, b, s)
     q_mu = mean + rng.uniform(-1.0, 1.0, size=k) * np.sqrt(np.diag(cov))
     q_logvar = np.log(np.diag(cov)) + rng.uniform(-1.0, 1.0, size=k)
-    eps = rng.standard_normal((N_SAMPLES, N_ESTIMATES, k))
+    return x, W, b, s, q_mu, q_logvar, draw(st.integers(0, 2**32 - 1))
+
+
+def _estimates(student, case):
+    """N_ESTIMATES independent ELBOs of N_SAMPLES samples each: x, q_mu and q_logvar repeated, eps
+    (N_SAMPLES, N_ESTIMATES, k) standard normal."""
+    x, W, b, s, q_mu, q_logvar, seed = case
+    eps = np.random.default_rng(seed).standard_normal((N_SAMPLES, N_ESTIMATES, len(q_mu)))
     repeat = (N_ESTIMATES, 1)
-    return np.tile(x, repeat), W, b, s, np.tile(q_mu, repeat), np.tile(q_logvar, repeat), eps
-
-
-def _estimates(student, args):
+    args = (np.tile(x, repeat), W, b, s, np.tile(q_mu, repeat), np.tile(q_logvar, repeat), eps)
     call = describe(*args) + f": {N_ESTIMATES} estimates of {N_SAMPLES} samples"
     values = student.elbo(*args)
     assert_shape(values, (N_ESTIMATES,), call=call)
@@ -126,14 +130,14 @@ def _estimates(student, args):
 
 
 @prop(points=1, max_examples=5)
-@given(args=approximate_posteriors())
-def elbo_is_below_log_evidence_in_expectation(student, args):
+@given(case=approximate_posteriors())
+def elbo_is_below_log_evidence_in_expectation(student, case):
     """On average over eps the ELBO lies below log p(x) (one-sided test at 6 standard errors)."""
-    x, W, b, s, q_mu, q_logvar, _ = args
-    values, call = _estimates(student, args)
-    expected, variance = single_sample_moments(x[0], W, b, s, q_mu[0], q_logvar[0])
+    x, W, b, s, q_mu, q_logvar, _ = case
+    values, call = _estimates(student, case)
+    _, variance = single_sample_moments(x, W, b, s, q_mu, q_logvar)
     standard_error = np.sqrt(variance / (N_SAMPLES * N_ESTIMATES))
-    evidence = log_evidence(x[0], W, b, s)
+    evidence = log_evidence(x, W, b, s)
     average = values.mean()
     assert_all(average <= evidence + Z_ONE_SIDED * standard_error + 1e-6 * (1 + abs(evidence)),
                f"the average ELBO must not exceed log p(x) by more than {Z_ONE_SIDED:g} standard errors",
@@ -141,12 +145,12 @@ def elbo_is_below_log_evidence_in_expectation(student, args):
 
 
 @prop(points=2, max_examples=8)
-@given(args=approximate_posteriors())
-def elbo_expectation_is_log_evidence_minus_kl(student, args):
+@given(case=approximate_posteriors())
+def elbo_expectation_is_log_evidence_minus_kl(student, case):
     """On average over eps the ELBO equals log p(x) - KL(q || p(z | x)) (two-sided test at 6 standard errors)."""
-    x, W, b, s, q_mu, q_logvar, _ = args
-    values, call = _estimates(student, args)
-    expected, variance = single_sample_moments(x[0], W, b, s, q_mu[0], q_logvar[0])
+    x, W, b, s, q_mu, q_logvar, _ = case
+    values, call = _estimates(student, case)
+    expected, variance = single_sample_moments(x, W, b, s, q_mu, q_logvar)
     standard_error = np.sqrt(variance / (N_SAMPLES * N_ESTIMATES))
     assert_close(values.mean(), expected, rtol=0, atol=Z_TWO_SIDED * standard_error + 1e-6 * (1 + abs(expected)),
                  what="the average ELBO", call=call + " vs log p(x) - KL(q || p(z | x))")
