@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the problems of the bank")
     listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=command_list)
+    run.set_defaults(handler=command_run)
+    # Further commands: add a sub-parser here with set_defaults(handler=...), logic in its own module.
     return parser
 
 
@@ -170,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise UsageError("a command is required: run or list (see grade --help)")
-        handler = {"run": command_run, "list": command_list}[args.command]
-        return handler(args)
+            raise UsageError("a command is required (see grade --help)")
+        return args.handler(args)
     except (UsageError, BankError, IsolationTooWeak) as error:
         print(f"grade: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,5 +1,9 @@
-"""Meta-tests of the problem bank: the reference passes, every catalogued mistake is caught, and
-every example submission loses points on its own problem and only there."""
+"""Meta-tests of the problem bank: the reference passes, every catalogued mistake is caught and
+named, and every example submission loses points on its own problem.
+
+Each buggy example is graded on its own problem only: grading it on its whole module (that it loses
+nothing elsewhere) and the reference under many seeds are `grade audit`'s work, which course staff
+run before releasing an assignment; here two seeds keep the suite within CI's time."""
 
 from __future__ import annotations
 
@@ -53,9 +57,10 @@ def test_problem_metadata_is_consistent(problem):
     assert problem.statement and problem.source
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_reference_scores_full_marks(zygote, seed):
-    result = _grade(REFERENCE, BANK, zygote, seed)
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("problem", BANK, ids=lambda p: p.id)
+def test_reference_scores_full_marks(zygote, problem, seed):
+    result = _grade(REFERENCE, [problem], zygote, seed)
     assert _losing(result) == {}, [
         (p.id, q.name, q.message) for p in result.problems for q in p.properties if q.status != "passed"]
     assert result.score == result.max_score > 0
@@ -89,16 +94,13 @@ def test_every_catalogued_mistake_has_an_example_submission():
 
 
 @pytest.mark.parametrize("submission", BUGGY_EXAMPLES, ids=lambda p: p.name)
-def test_buggy_example_loses_points_on_its_problem_only(zygote, submission):
+def test_buggy_example_loses_points_on_its_problem(zygote, submission):
     problem_name, mistake_id = submission.name.split("-", 1)
     [problem] = [p for p in BANK if p.name == problem_name]
     assert mistake_id in {m.id for m in problem.mistakes()}, f"{submission.name}: unknown mistake"
-    modules = sorted({path.stem for path in submission.glob("*.py")})
-    result = _grade(submission, select(BANK, modules), zygote)
+    result = _grade(submission, [problem], zygote)
     assert list(_losing(result)) == [problem.id]
-    [graded] = [p for p in result.problems if p.id == problem.id]
-    assert _named(graded) == [mistake_id], graded.diagnosis
-    assert all(p.diagnosis is None for p in result.problems if p.id != problem.id)
+    assert _named(result.problems[0]) == [mistake_id], result.problems[0].diagnosis
 
 
 @pytest.mark.parametrize("problem", BANK, ids=lambda p: p.id)

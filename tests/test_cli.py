@@ -216,7 +216,7 @@ def test_no_command_is_a_one_line_usage_error(capsys):
 
     assert main([]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["grade: error: a command is required: run or list (see grade --help)"]
+    assert err == ["grade: error: a command is required (see grade --help)"]
 
 
 def test_stored_output_says_when_it_was_cut():
