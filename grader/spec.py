@@ -28,9 +28,10 @@ _PROPERTY_ATTRIBUTE = "_grader_property"
 
 
 class PropertyInfo:
-    __slots__ = ("name", "description", "points", "max_examples", "hidden", "needs_reference")
+    __slots__ = ("name", "description", "points", "max_examples", "hidden", "needs_reference", "false_failure")
 
-    def __init__(self, name, description, points, max_examples, hidden, needs_reference):
+    def __init__(self, name, description, points, max_examples, hidden, needs_reference, false_failure=0.0):
+        self.false_failure = false_failure
         self.name = name
         self.description = description
         self.points = points
@@ -39,15 +40,22 @@ class PropertyInfo:
         self.needs_reference = needs_reference
 
 
-def prop(*, points: float, max_examples: int = 50, hidden: bool = False):
+def prop(*, points: float, max_examples: int = 50, hidden: bool = False, false_failure: float = 0.0):
     """Mark a test function as a graded property worth ``points``.
 
     ``max_examples`` is the Hypothesis budget; ``hidden`` properties count in the score but their
     inputs are not shown to students. Whether the property needs the reference is read from its
     signature (a ``reference`` parameter).
+
+    ``false_failure`` declares the probability that the property fails for a correct submission in
+    one grading run, over all its examples (0 for deterministic checks; for a statistical check,
+    e.g. ``max_examples * 2 * norm.sf(6)`` for a two-sided 6-sigma test per example). The audit
+    sums these over the bank against the budget in the design notes.
     """
     if not points > 0:
         raise ValueError("a property must be worth a positive number of points")
+    if not 0.0 <= false_failure < 1.0:
+        raise ValueError("false_failure is a probability in [0, 1)")
 
     def mark(function):
         inner = getattr(function, "hypothesis", None)
@@ -65,6 +73,7 @@ def prop(*, points: float, max_examples: int = 50, hidden: bool = False):
             max_examples=max_examples,
             hidden=hidden,
             needs_reference="reference" in params,
+            false_failure=float(false_failure),
         )
         setattr(function, _PROPERTY_ATTRIBUTE, info)
         return function
