@@ -47,9 +47,10 @@ class Mistake:
     named_by: str | None = None
 
     def source(self) -> str:
-        """The implementation's source without its decorator: a drop-in replacement function."""
+        """The implementation's source without its decorator: a drop-in replacement function (or class,
+        for a problem whose student defines a class)."""
         lines = textwrap.dedent(inspect.getsource(self.implementation)).splitlines()
-        start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))
+        start = next(i for i, line in enumerate(lines) if line.startswith(("def ", "class ")))
         return "\n".join(lines[start:]) + "\n"
 
 
@@ -64,6 +65,7 @@ class Probe:
     args: tuple
     kwargs: tuple = ()
     function: str | None = None  # defaults to the problem's name
+    scenario: object = field(default=None, compare=False)  # see probe_scenario
 
     def call_kwargs(self) -> dict:
         return dict(self.kwargs)
@@ -75,11 +77,27 @@ def probe(*args, function: str | None = None, **kwargs) -> Probe:
     return Probe(args=args, kwargs=tuple(sorted(kwargs.items())), function=function)
 
 
+def probe_scenario(run) -> Probe:
+    """A probe that is a short script rather than one call, for answers no single call gives (a class
+    to construct, parameters to re-draw, methods to call, derived quantities to compare).
+
+    ``run(module)`` receives the student's module (calls go to the worker) or an in-process module
+    whose attribute named for the problem is a catalogued mistake (or the reference); both offer
+    ``module.f(...)``, ``module.construct(name, ...)`` and the handle's ``redraw_parameters(seed, std)``.
+    It returns plain numbers (numpy arrays or tuples of them), compared like a call's answers. Since a
+    student's network need not be the reference's, return quantities that do not depend on the
+    architecture (a ratio to a finite-difference Jacobian, whether a round trip closes).
+    """
+    return Probe(args=(), scenario=run)
+
+
 def mistake(id: str, *, title: str, explanation: str, hint: str, named_by: str | None = None):
     """Register the decorated function as a catalogued mistake of the problem being loaded.
 
     The function has the problem's exact name and signature, so that it can be dropped into a
-    submission (the meta-tests do this) or evaluated on probe inputs (diagnosis).
+    submission (the meta-tests do this) or evaluated on probe inputs (diagnosis). For a problem whose
+    student defines a class, the mistake is a class of that name, probed by ``probe_scenario``s; it
+    must be self-contained (only ``torch`` and ``math``), since its source alone is dropped in.
 
     ``named_by``: for a mistake no probe can reproduce (randomness not drawn from the generator
     given), the property designed to detect exactly it; the diagnosis names the mistake when that
@@ -142,6 +160,7 @@ class Problem:
         module_name = f"_grader_mistakes_{self.module}_{self.name}"
         spec = importlib.util.spec_from_file_location(module_name, self.mistakes_path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # inspect finds a class's source through its module
         spec.loader.exec_module(module)
         found = list(_registry)
         del _registry[:]

@@ -10,12 +10,13 @@ matches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from grader.bank import Mistake, Problem
 from grader.sandbox import WorkerLost
-from grader.values import StudentError, call_in_process
+from grader.values import ReferenceModule, StudentError, call_in_process, plain
 
 # Answers count as the same when they agree to float32 precision (a student computing in float32
 # with the mistake must still be recognised); NaN matches NaN and infinities match themselves.
@@ -72,14 +73,21 @@ def _diagnose_by_probes(problem: Problem, student, mistakes, probes) -> Diagnosi
     answers = []
     for probe in probes:
         try:
-            answers.append(student.call(probe.function or problem.name, *probe.args, **probe.call_kwargs()))
-        except StudentError:
-            answers.append(_RAISED)
+            if probe.scenario is not None:
+                answers.append(plain(probe.scenario(student)))
+            else:
+                answers.append(student.call(probe.function or problem.name, *probe.args, **probe.call_kwargs()))
         except WorkerLost:
             return None
+        except StudentError:
+            answers.append(_RAISED)
+        except Exception:  # noqa: BLE001 - a scenario choking on the student's answers (a wrong shape)
+            if probe.scenario is None:
+                raise
+            answers.append(_RAISED)
     matched = []
     for mistake in mistakes:
-        if all(_mistake_matches(mistake, probe, answer) for probe, answer in zip(probes, answers)):
+        if all(_mistake_matches(problem, mistake, probe, answer) for probe, answer in zip(probes, answers)):
             matched.append(mistake)
     if not matched:
         return Diagnosis([], NO_MATCH, len(probes))
@@ -91,9 +99,18 @@ def _diagnose_by_probes(problem: Problem, student, mistakes, probes) -> Diagnosi
 _RAISED = object()
 
 
-def _mistake_matches(mistake: Mistake, probe, answer) -> bool:
+def _mistake_matches(problem: Problem, mistake: Mistake, probe, answer) -> bool:
     try:
-        expected = call_in_process(mistake.implementation, probe.args, probe.call_kwargs())
+        expected = trusted_answer(problem, mistake.implementation, probe)
     except Exception:  # noqa: BLE001 - a mistake that raises on a probe is matched by a student that raises
         return answer is _RAISED
     return answer is not _RAISED and same_answer(answer, expected)
+
+
+def trusted_answer(problem: Problem, implementation, probe):
+    """The answer of trusted code on a probe: ``implementation`` stands for the problem's function (or
+    class) — a catalogued mistake's, or the reference's. A scenario probe runs against an in-process
+    module holding just that implementation under the problem's name."""
+    if probe.scenario is not None:
+        return plain(probe.scenario(ReferenceModule(SimpleNamespace(**{problem.name: implementation}))))
+    return call_in_process(implementation, probe.args, probe.call_kwargs())

@@ -192,10 +192,43 @@ class ReferenceModule:
         self._module = module
 
     def __repr__(self) -> str:
-        return f"<reference {self._module.__name__.removeprefix('_grader_reference_')}.py>"
+        name = getattr(self._module, "__name__", "module")
+        return f"<reference {name.removeprefix('_grader_reference_')}.py>"
 
     def call(self, name: str, *args, **kwargs):
         return call_in_process(getattr(self._module, name), args, kwargs)
+
+    def construct(self, name: str, *args, **kwargs) -> "InProcessHandle":
+        """Instantiate a class as a worker does (an ``nn.Module`` moved to float64, here on the CPU)."""
+        import torch
+
+        from grader.harness import Harness
+
+        harness = Harness("cpu")
+        obj = getattr(self._module, name)(*harness.to_student(_to_wire(tuple(args))),
+                                          **harness.to_student(_to_wire(dict(kwargs))))
+        if isinstance(obj, torch.nn.Module):
+            obj = obj.to(harness.device, torch.float64)
+        return InProcessHandle(harness, harness.store(obj), name)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+
+class InProcessHandle:
+    """An object of trusted code (the reference, a catalogued mistake) with :class:`ObjectHandle`'s
+    interface: the same conversions, and the same parameter re-draw, as in a worker."""
+
+    def __init__(self, harness, handle: int, name: str):
+        self._harness, self._handle, self._name = harness, handle, name
+
+    def call(self, method: str, *args, **kwargs):
+        return call_in_process(getattr(self._harness.handles[self._handle], method), args, kwargs)
+
+    def redraw_parameters(self, seed: int, std: float = 0.5) -> int:
+        return self._harness.redraw_parameters(self._handle, int(seed), float(std))
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

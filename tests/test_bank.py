@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from grader.bank import REPO_ROOT, load_bank, select
-from grader.diagnosis import same_answer
+from grader.diagnosis import same_answer, trusted_answer
 from grader.runner import collect_properties, grade
 from grader.sandbox import Zygote
-from grader.values import call_in_process
 
 REFERENCE = REPO_ROOT / "reference"
 SUBMISSIONS = REPO_ROOT / "submissions"
@@ -112,9 +111,9 @@ def test_probes_tell_every_mistake_and_the_reference_apart(problem):
     spec.loader.exec_module(reference)
     probes = problem.probes()
     assert probes, f"{problem.id} has no PROBES: its mistakes could never be named"
-    answers = [("reference", [call_in_process(getattr(reference, p.function or problem.name), p.args, p.call_kwargs())
+    answers = [("reference", [trusted_answer(problem, getattr(reference, p.function or problem.name), p)
                               for p in probes])]
-    answers += [(m.id, [call_in_process(m.implementation, p.args, p.call_kwargs()) for p in probes])
+    answers += [(m.id, [trusted_answer(problem, m.implementation, p) for p in probes])
                 for m in problem.mistakes() if m.named_by is None]  # the others are named by a property
     for i, (first, first_answers) in enumerate(answers):
         for second, second_answers in answers[i + 1:]:
