@@ -60,7 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=command_list)
     run.set_defaults(handler=command_run)
     # Further commands: add a sub-parser here with set_defaults(handler=...), logic in its own module.
+
+    ci = commands.add_parser("ci", help="grade in CI: GitHub step summary, annotations, report files, exit status")
+    ci.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
+    ci.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                    help="grade only this problem (module.name) or module; repeatable")
+    ci.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="where the student's code runs (auto: CUDA when available)")
+    ci.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    ci.add_argument("--fail-under", metavar="PCT", type=_percent,
+                    help="exit with status 1 when the score is below PCT percent")
+    ci.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
+                    help="refuse to grade (exit 2) unless workers reach this isolation level")
+    ci.add_argument("--report-dir", metavar="DIR", type=Path,
+                    help="where report.json, junit.xml and summary.md go (default: $RUNNER_TEMP/grade-report "
+                         "on GitHub Actions, else ./grade-report)")
+    for kind, what in (("json", "JSON report"), ("junit", "JUnit XML report"), ("markdown", "Markdown summary")):
+        ci.add_argument(f"--{kind}", metavar="FILE", type=Path, help=f"write the {what} to FILE instead")
+    ci.set_defaults(handler=command_ci)
     return parser
+
+
+def command_ci(args) -> int:
+    from grader.ci import command_ci as run_ci
+
+    return run_ci(args)
 
 
 def resolve_device(requested: str) -> str:
