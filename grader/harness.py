@@ -66,11 +66,42 @@ def _gaussian_log_prob(mean, var):
     return log_prob
 
 
+def _mixture_log_components(x, weights, means, variances):
+    """log w_j + log N(x; means_j, variances_j I) for each component j: (..., d) -> (..., k)."""
+    d = x.shape[-1]
+    squared = ((x.unsqueeze(-2) - means) ** 2).sum(-1)
+    return torch.log(weights) - 0.5 * (squared / variances + d * torch.log(2 * math.pi * variances))
+
+
+def _gaussian_mixture_log_prob(weights, means, variances):
+    """log sum_j weights_j N(x; means_j, variances_j I) for weights (k,), means (k, d), variances (k,):
+    maps (..., d) to (...), computed with a log-sum-exp (finite far from every mean)."""
+
+    def log_prob(x):
+        return torch.logsumexp(_mixture_log_components(x, weights, means, variances), dim=-1)
+
+    return log_prob
+
+
+def _gaussian_mixture_score(weights, means, variances):
+    """grad_x log sum_j weights_j N(x; means_j, variances_j I) = sum_j r_j(x) (means_j - x) / variances_j, with
+    r(x) the posterior over components (a softmax, finite far from every mean): maps (..., d) to (..., d)."""
+
+    def score(x):
+        responsibilities = torch.softmax(_mixture_log_components(x, weights, means, variances), dim=-1)
+        pulls = (means - x.unsqueeze(-2)) / variances.unsqueeze(-1)
+        return (responsibilities.unsqueeze(-1) * pulls).sum(-2)
+
+    return score
+
+
 CALLABLES = {
     "linear_field": _linear_field,
     "time_linear_field": _time_linear_field,
     "gaussian_score": _gaussian_score,
     "gaussian_log_prob": _gaussian_log_prob,
+    "gaussian_mixture_log_prob": _gaussian_mixture_log_prob,
+    "gaussian_mixture_score": _gaussian_mixture_score,
 }
 
 

@@ -35,3 +35,24 @@ def test_unsigned_integers_beyond_int64_are_refused_not_wrapped():
     with pytest.raises(StudentError, match="too large"):
         plain(np.array([2**63], dtype=np.uint64))
     assert plain(np.array([7], dtype=np.uint64)).tolist() == [7]
+
+
+def test_gaussian_mixture_callables_match_scipy_and_autograd_and_stay_finite_far_away():
+    from scipy.stats import multivariate_normal
+
+    from grader.harness import CALLABLES
+
+    weights, variances = torch.tensor([0.2, 0.8], dtype=torch.float64), torch.tensor([0.5, 2.0], dtype=torch.float64)
+    means = torch.tensor([[1.0, -1.0], [-0.5, 2.0]], dtype=torch.float64)
+    log_prob = CALLABLES["gaussian_mixture_log_prob"](weights=weights, means=means, variances=variances)
+    score = CALLABLES["gaussian_mixture_score"](weights=weights, means=means, variances=variances)
+    x = torch.tensor([[0.3, 0.4], [2.0, -1.5], [-1.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    density = sum(float(w) * multivariate_normal(m.numpy(), float(v) * np.eye(2)).pdf(x.detach().numpy())
+                  for w, m, v in zip(weights, means, variances))
+    np.testing.assert_allclose(log_prob(x).detach().numpy(), np.log(density), rtol=1e-12)
+    (gradient,) = torch.autograd.grad(log_prob(x).sum(), x)
+    np.testing.assert_allclose(score(x).detach().numpy(), gradient.numpy(), rtol=1e-10)
+    far = torch.tensor([[300.0, -400.0]], dtype=torch.float64)  # every component density underflows here
+    assert torch.isfinite(log_prob(far)).all() and torch.isfinite(score(far)).all()
+    # Far away the narrow component is negligible: the score is the wide component's, (mean_1 - x) / var_1.
+    np.testing.assert_allclose(score(far).numpy(), ((means[1] - far) / variances[1]).numpy(), rtol=1e-12)
