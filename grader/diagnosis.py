@@ -5,6 +5,11 @@ On a problem that lost points, the grader evaluates the problem's designed probe
 catalogued mistake (in the grader: mistakes are trusted code). A mistake is named only if it
 reproduces the student's answers on every probe; otherwise the report says that no known mistake
 matches.
+
+Where the reference is installed, the diagnosis also keeps one designed input on which the student's
+answer differs from the reference's (``example``): Hypothesis shrinks towards simple inputs, and a
+simple input can hide a mistake (sigma = 1 makes sigma and sigma^2 equal), so the report shows this
+input next to the shrunk counterexample.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class Diagnosis:
     mistakes: list[Mistake] = field(default_factory=list)
     message: str = NO_MATCH
     probes: int = 0
+    example: dict | None = None  # a designed input where the student and the reference disagree
 
     def to_dict(self) -> dict:
         return {
@@ -37,6 +43,7 @@ class Diagnosis:
             "probes": self.probes,
             "mistakes": [{"id": m.id, "title": m.title, "explanation": m.explanation, "hint": m.hint}
                          for m in self.mistakes],
+            "example": self.example,
         }
 
 
@@ -51,25 +58,32 @@ def same_answer(a, b) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=MATCH_RTOL, atol=MATCH_ATOL, equal_nan=True))
 
 
-def diagnose(problem: Problem, student, failed_properties=()) -> Diagnosis | None:
+def diagnose(problem: Problem, student, failed_properties=(), reference=None) -> Diagnosis | None:
     """Compare the student's answers on the probes with each catalogued mistake's; None when the
     problem has no catalogue or no probes, or the student's code cannot be evaluated on them.
 
     Mistakes declared ``named_by`` a property are named when that property failed and no mistake
-    reproduces the student's answers on the probes."""
+    reproduces the student's answers on the probes. ``reference`` (the reference module, or None)
+    supplies the expected answer of the designed example."""
     mistakes, probes = problem.mistakes(), problem.probes()
     flagged = [m for m in mistakes if m.named_by is not None and m.named_by in set(failed_properties)]
     mistakes = [m for m in mistakes if m.named_by is None]
     if not probes or not (mistakes or flagged):
         return None
-    diagnosis = _diagnose_by_probes(problem, student, mistakes, probes)
-    if diagnosis is not None and not diagnosis.mistakes and flagged:
+    answers = _answers(problem, student, probes)
+    if answers is None:
+        return None
+    diagnosis = _diagnose_by_probes(problem, mistakes, probes, answers)
+    if not diagnosis.mistakes and flagged:
         titles = " or ".join(f"“{m.title}”" for m in flagged)
-        return Diagnosis(flagged, f"the property designed to detect it failed: {titles}", len(probes))
+        diagnosis = Diagnosis(flagged, f"the property designed to detect it failed: {titles}", len(probes))
+    if reference is not None:
+        diagnosis.example = _designed_example(problem, probes, answers, reference)
     return diagnosis
 
 
-def _diagnose_by_probes(problem: Problem, student, mistakes, probes) -> Diagnosis | None:
+def _answers(problem: Problem, student, probes) -> list | None:
+    """The student's answer on each probe (``_RAISED`` where it raised); None if the worker died."""
     answers = []
     for probe in probes:
         try:
@@ -85,6 +99,31 @@ def _diagnose_by_probes(problem: Problem, student, mistakes, probes) -> Diagnosi
             if probe.scenario is None:
                 raise
             answers.append(_RAISED)
+    return answers
+
+
+def _designed_example(problem: Problem, probes, answers, reference) -> dict | None:
+    """The first single-call probe on which the student's answer differs from the reference's."""
+    from grader.feedback import CallRecord, summarize
+
+    for probe, answer in zip(probes, answers):
+        if probe.scenario is not None:
+            continue  # a script, not an input a student can retype
+        name = probe.function or problem.name
+        try:
+            expected = reference.call(name, *probe.args, **probe.call_kwargs())
+        except Exception:  # noqa: BLE001 - a probe outside the reference's domain shows nothing
+            continue
+        if answer is _RAISED or not same_answer(answer, expected):
+            return {
+                "call": CallRecord(name, tuple(probe.args), probe.call_kwargs()).text(),
+                "student": "raised an exception" if answer is _RAISED else summarize(answer),
+                "expected": summarize(expected),
+            }
+    return None
+
+
+def _diagnose_by_probes(problem: Problem, mistakes, probes, answers) -> Diagnosis:
     matched = []
     for mistake in mistakes:
         if all(_mistake_matches(problem, mistake, probe, answer) for probe, answer in zip(probes, answers)):

@@ -7,6 +7,7 @@ to a reproducible configuration seeded from ``--seed``, provides the ``student``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import time
@@ -20,12 +21,15 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from grader.bank import Problem
 from grader.diagnosis import Diagnosis, diagnose
+from grader.feedback import (CallRecord, PropertyRecorder, counterexample, reproduce_command, slice_through,
+                             valid_figures)
 from grader.sandbox import Limits, WorkerLost, Zygote
 from grader.spec import property_info
 from grader.values import ReferenceModule, StudentError, StudentModule, Unavailable
 
 MAX_MESSAGE = 3000
 DIAGNOSIS_BUDGET_S = 30.0
+FEEDBACK_BUDGET_S = 20.0  # slices through counterexamples and a problem's own figures, per problem
 
 
 def derived_seed(seed: int, *parts: str) -> int:
@@ -48,12 +52,39 @@ class Outcome:
     status: str  # passed | failed | error | timeout | skipped
     message: str = ""
     duration_s: float = 0.0
+    counterexample: dict | None = None
+
+
+class RecordingStudent(StudentModule):
+    """The student's module, noting each call of the current property's example (what was sent and
+    what came back) so that a failure can show the student's answer without parsing messages."""
+
+    recorder: PropertyRecorder | None = None
+
+    def call(self, name, *args, **kwargs):
+        return self._recorded("call", name, args, kwargs, lambda: super(RecordingStudent, self).call(name, *args, **kwargs))
+
+    def grad(self, name, *args, wrt, output=None, cotangent=None, **kwargs):
+        return self._recorded("grad", name, args, kwargs, lambda: super(RecordingStudent, self).grad(
+            name, *args, wrt=wrt, output=output, cotangent=cotangent, **kwargs))
+
+    def _recorded(self, kind, name, args, kwargs, perform):
+        if self.recorder is None:
+            return perform()
+        record = CallRecord(name, tuple(args), dict(kwargs), kind)
+        self.recorder.calls.append(record)
+        try:
+            record.result = perform()
+        except StudentError as error:
+            record.error = str(error)
+            raise
+        return record.result
 
 
 class GradingPlugin:
     def __init__(self, *, zygote: Zygote, submission: str, problems: list[Problem], device: str, seed: int,
                  base_limits: Limits, reference_dir: Path | None, scratch: str | None = None,
-                 on_property=None):
+                 on_property=None, submission_label: str | None = None):
         self.zygote, self.submission, self.device_name, self.seed = zygote, submission, device, seed
         self.base_limits, self.reference_dir, self.scratch = base_limits, reference_dir, scratch
         self.by_spec = {str(p.spec_path.resolve()): p for p in problems}
@@ -63,6 +94,14 @@ class GradingPlugin:
         self.on_property = on_property
         self.references: dict[str, object] = {}
         self.diagnoses: dict[str, Diagnosis | None] = {}
+        # what reproduces a problem's run: `grade check` where the reference is not installed
+        self.command = "run" if reference_dir is not None else "check"
+        self.submission_label = submission_label or submission
+        self.recorders: dict[tuple[str, str], PropertyRecorder] = {}
+        self.failed_calls: dict[tuple[str, str], CallRecord] = {}
+        self.figures: dict[str, list[dict]] = {}
+        self.figure_errors: dict[str, str] = {}
+        self.hidden: set[tuple[str, str]] = set()
 
     def pytest_configure(self, config):
         config.stash[PLUGIN_KEY] = self
@@ -82,11 +121,29 @@ class GradingPlugin:
             if problem is None or info is None:
                 continue
             function = item.obj
+            if info.hidden:
+                self.hidden.add((problem.id, info.name))
             if hasattr(function, "hypothesis"):
                 # Set directly rather than through @settings/@seed: a spec module can be collected by
                 # several runs in one process, and Hypothesis refuses to apply settings twice.
                 function._hypothesis_internal_use_settings = grading_settings(info.max_examples)
                 function._hypothesis_internal_use_seed = derived_seed(self.seed, problem.id, info.name)
+                inner = function.hypothesis.inner_test
+                inner = getattr(inner, "_grader_original", inner)
+                function.hypothesis.inner_test = self._recording(inner, (problem.id, info.name))
+
+    def _recording(self, inner, key):
+        """Wrap a property's inner test so that each example's arguments are noted: after shrinking,
+        Hypothesis replays the minimal failing example last, so the last noted ones are it."""
+        def example(*args, **kwargs):
+            recorder = self.recorders.get(key)
+            if recorder is not None:
+                recorder.start_example({**{f"argument {i + 1}": a for i, a in enumerate(args)}, **kwargs})
+            return inner(*args, **kwargs)
+
+        functools.update_wrapper(example, inner)
+        example._grader_original = inner
+        return example
 
     def problem_of(self, item) -> Problem | None:
         return self.by_spec.get(str(Path(item.fspath).resolve()))
@@ -97,13 +154,19 @@ class GradingPlugin:
     def pytest_runtest_call(self, item):
         problem = self.problem_of(item)
         module = self.students.get(problem.id) if problem else None
+        info = property_info(getattr(item, "obj", None))
+        recorder = PropertyRecorder()
+        if problem is not None and info is not None:
+            self.recorders[(problem.id, info.name)] = recorder
         if module is not None:
             module.start_property(problem.property_budget_s)
+            module.recorder = recorder
         try:
             return (yield)
         finally:
             if module is not None:
                 module.start_property(None)
+                module.recorder = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -115,6 +178,14 @@ class GradingPlugin:
         key = (problem.id, info.name)
         previous = self.outcomes.get(key)
         outcome = self._classify(report, call)
+        if call.when == "call" and outcome.status in ("failed", "timeout", "error") and not (
+                call.excinfo is not None and isinstance(call.excinfo.value, Unavailable)):
+            recorder = self.recorders.get(key)
+            error = call.excinfo.value if call.excinfo is not None else None
+            outcome.counterexample = counterexample(error, recorder, reproduce_command(
+                self.command, self.submission_label, problem.id, self.seed))
+            if recorder is not None and recorder.last_call() is not None:
+                self.failed_calls[key] = recorder.last_call()
         if call.when == "call" or previous is None or (previous.status == "passed" and outcome.status != "passed"):
             outcome.duration_s = round((previous.duration_s if previous else 0.0) + call.duration, 6)
             self.outcomes[key] = outcome
@@ -162,8 +233,8 @@ def student(request):
     problem = plugin.by_spec[str(Path(request.module.__file__).resolve())]
     if problem.id in plugin.unavailable:
         raise Unavailable(plugin.unavailable[problem.id])
-    module = StudentModule(plugin.zygote, plugin.submission, problem.module, list(problem.attributes),
-                           plugin.device_name, problem.limits(plugin.base_limits), plugin.scratch)
+    module = RecordingStudent(plugin.zygote, plugin.submission, problem.module, list(problem.attributes),
+                              plugin.device_name, problem.limits(plugin.base_limits), plugin.scratch)
     try:
         module.load()
     except Unavailable as error:
@@ -171,29 +242,68 @@ def student(request):
         raise
     plugin.students[problem.id] = module
     yield module
-    failed = [name for (pid, name), o in plugin.outcomes.items() if pid == problem.id and o.status != "passed"]
+    failed = [name for (pid, name), o in plugin.outcomes.items()
+              if pid == problem.id and o.status not in ("passed", "skipped")]
     if failed:
+        reference_module = _reference_of(plugin, problem)
         module.start_property(DIAGNOSIS_BUDGET_S)
         try:
-            plugin.diagnoses[problem.id] = diagnose(problem, module, failed)
+            plugin.diagnoses[problem.id] = diagnose(problem, module, failed, reference=reference_module)
         except Exception as error:  # noqa: BLE001 - a faulty catalogue must not cost the student points
             plugin.diagnoses[problem.id] = Diagnosis([], f"diagnosis unavailable ({type(error).__name__}: {error})")
+        visible = [name for name in failed if (problem.id, name) not in plugin.hidden]
+        if visible:
+            module.start_property(FEEDBACK_BUDGET_S)
+            _feedback(plugin, problem, module, reference_module, visible, request.module)
     module.close()
+
+
+def _feedback(plugin: GradingPlugin, problem: Problem, module, reference_module, failed: list[str], spec) -> None:
+    """Pictures of the failures (only those of visible properties): a slice through each
+    counterexample against the reference, and the figures the problem's spec draws itself."""
+    if reference_module is not None:
+        for name in failed:
+            record, outcome = plugin.failed_calls.get((problem.id, name)), plugin.outcomes.get((problem.id, name))
+            if record is None or outcome is None or outcome.counterexample is None:
+                continue
+            try:
+                outcome.counterexample["slice"] = slice_through(record, module, reference_module)
+            except WorkerLost:
+                break
+            except Exception:  # noqa: BLE001 - a picture is a bonus: never a reason to fail grading
+                continue
+    hook = getattr(spec, "feedback_figures", None)
+    if callable(hook):
+        try:
+            plugin.figures[problem.id] = valid_figures(hook(module, reference_module))
+        except (WorkerLost, StudentError):
+            pass  # the student's code failed while drawing: the properties already say so
+        except Exception as error:  # noqa: BLE001 - a bank bug: report it, do not cost points
+            plugin.figures[problem.id] = []
+            plugin.figure_errors[problem.id] = f"{type(error).__name__}: {error}"
+
+
+def _reference_of(plugin: GradingPlugin, problem: Problem):
+    """The problem's reference module (imported once per run), or None where it is not installed."""
+    if problem.module not in plugin.references:
+        path = None if plugin.reference_dir is None else plugin.reference_dir / f"{problem.module}.py"
+        if path is None or not path.is_file():
+            return None
+        spec = importlib.util.spec_from_file_location(f"_grader_reference_{problem.module}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        plugin.references[problem.module] = ReferenceModule(module)
+    return plugin.references[problem.module]
 
 
 @pytest.fixture(scope="module")
 def reference(request):
     plugin = _plugin(request)
     problem = plugin.by_spec[str(Path(request.module.__file__).resolve())]
-    if problem.module not in plugin.references:
-        path = None if plugin.reference_dir is None else plugin.reference_dir / f"{problem.module}.py"
-        if path is None or not path.is_file():
-            pytest.skip("needs the reference solution, which is not installed here")
-        spec = importlib.util.spec_from_file_location(f"_grader_reference_{problem.module}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        plugin.references[problem.module] = ReferenceModule(module)
-    return plugin.references[problem.module]
+    found = _reference_of(plugin, problem)
+    if found is None:
+        pytest.skip("needs the reference solution, which is not installed here")
+    return found
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ class PropertyResult:
     message: str
     duration_s: float
     hidden: bool = False
+    counterexample: dict | None = None  # see grader.feedback.counterexample
 
 
 @dataclass
@@ -50,6 +51,7 @@ class ProblemResult:
     properties: list[PropertyResult] = field(default_factory=list)
     output: str = ""
     diagnosis: dict | None = None
+    figures: list[dict] = field(default_factory=list)  # drawn by the spec's feedback_figures hook
 
 
 @dataclass
@@ -63,6 +65,14 @@ class RunResult:
     isolation: str = "minimal"
     isolation_layers: list[str] = field(default_factory=list)
     isolation_warnings: list[str] = field(default_factory=list)
+    # "check" where the reference is not installed: properties that need it are skipped, unscored
+    mode: str = "run"
+    hidden_shown: bool = False  # set on the copy a staff report made with show_hidden=True
+
+    @property
+    def unchecked_points(self) -> float:
+        """Points of the properties skipped because they need the reference (a self-check's gap)."""
+        return round(sum(q.points for p in self.problems for q in p.properties if q.status == "skipped"), 6)
 
     @property
     def score(self) -> float:
@@ -161,12 +171,13 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
         scratch.cleanup()
         if own_zygote:
             zygote.close()
-        return _refused(submission, problems, infos, str(refusal), seed, device, zygote, warnings, started)
+        return _refused(submission, problems, infos, str(refusal), seed, device, zygote, warnings, started,
+                        reference_dir)
     workdir = Path(scratch.name) / "work"
     workdir.mkdir()
     plugin = GradingPlugin(zygote=zygote, submission=str(staged), problems=problems, device=device,
                            seed=seed, base_limits=limits, reference_dir=reference_dir, scratch=str(workdir),
-                           on_property=on_property)
+                           on_property=on_property, submission_label=str(submission))
     try:
         if problems:
             bank_root = problems[0].folder.parent.parent
@@ -191,9 +202,11 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
             zygote.close()
         scratch.cleanup()
     results = [_score(p, infos[p.id], plugin) for p in problems]
+    warnings += [f"{pid}: its feedback_figures hook failed ({error})" for pid, error in plugin.figure_errors.items()]
     return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
                      duration_s=round(time.perf_counter() - started, 3), isolation=zygote.level,
-                     isolation_layers=zygote.applied_layers, isolation_warnings=warnings)
+                     isolation_layers=zygote.applied_layers, isolation_warnings=warnings,
+                     mode="run" if reference_dir is not None else "check")
 
 
 def _exposure_warnings(zygote: Zygote, problems: list[Problem], reference_dir: Path | None) -> list[str]:
@@ -206,7 +219,8 @@ def _exposure_warnings(zygote: Zygote, problems: list[Problem], reference_dir: P
             for path in read_paths_exposing(targets, zygote.isolation.get("read_paths", []))]
 
 
-def _refused(submission, problems, infos, reason, seed, device, zygote, warnings, started) -> RunResult:
+def _refused(submission, problems, infos, reason, seed, device, zygote, warnings, started,
+             reference_dir=None) -> RunResult:
     results = []
     for problem in problems:
         properties = [PropertyResult(name=i.name, description=i.description, points=i.points, score=0.0,
@@ -217,7 +231,8 @@ def _refused(submission, problems, infos, reason, seed, device, zygote, warnings
                                      message=f"submission refused: {reason}", properties=properties))
     return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
                      duration_s=round(time.perf_counter() - started, 3), isolation=zygote.level,
-                     isolation_layers=zygote.applied_layers, isolation_warnings=warnings)
+                     isolation_layers=zygote.applied_layers, isolation_warnings=warnings,
+                     mode="run" if reference_dir is not None else "check")
 
 
 def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResult:
@@ -227,7 +242,8 @@ def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResul
         score = info.points if outcome.status == "passed" else 0.0
         properties.append(PropertyResult(
             name=info.name, description=info.description, points=info.points, score=score,
-            status=outcome.status, message=outcome.message, duration_s=outcome.duration_s, hidden=info.hidden))
+            status=outcome.status, message=outcome.message, duration_s=outcome.duration_s, hidden=info.hidden,
+            counterexample=outcome.counterexample))
     max_score = sum(p.points for p in properties)
     score = sum(p.score for p in properties)
     module = plugin.students.get(problem.id)
@@ -236,13 +252,20 @@ def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResul
         status, message = "error", plugin.unavailable[problem.id]
     elif score == max_score:
         status, message = "passed", ""
-    elif score == 0:
-        status, message = "failed", f"{sum(p.status != 'passed' for p in properties)} of {len(properties)} properties failed"
     else:
-        status, message = "partial", f"{sum(p.status != 'passed' for p in properties)} of {len(properties)} properties failed"
+        status, message = ("failed" if score == 0 else "partial"), _shortfall(properties)
     diagnosis = plugin.diagnoses.get(problem.id)
     return ProblemResult(id=problem.id, title=problem.title, score=round(score, 6), max_score=round(max_score, 6),
                          status=status, message=message, properties=properties, output=output,
-                         diagnosis=None if diagnosis is None else diagnosis.to_dict())
+                         diagnosis=None if diagnosis is None else diagnosis.to_dict(),
+                         figures=plugin.figures.get(problem.id, []))
 
 
+def _shortfall(properties: list[PropertyResult]) -> str:
+    """Why a problem lost points: failures, and properties a self-check could not run."""
+    failed = sum(p.status not in ("passed", "skipped") for p in properties)
+    skipped = sum(p.status == "skipped" for p in properties)
+    parts = [f"{failed} of {len(properties)} properties failed"] if failed else []
+    if skipped:
+        parts.append(f"{skipped} not checked here (they need the reference solution)")
+    return "; ".join(parts)

@@ -120,6 +120,17 @@ def generator(seed: int) -> dict:
 # --- assertions whose messages say what was observed, what was expected, and the call -----------
 
 
+class PropertyViolation(AssertionError):
+    """What an assertion helper raises: the message students read, plus the same facts as data
+    (observed value, expected value or relation, tolerance, call) for the reports' counterexamples."""
+
+    def __init__(self, message: str, *, actual=None, expected=None, relation: str | None = None,
+                 tolerance: str | None = None, call: str | None = None, observed: dict | None = None):
+        super().__init__(message)
+        self.actual, self.expected, self.relation = actual, expected, relation
+        self.tolerance, self.call, self.observed = tolerance, call, dict(observed or {})
+
+
 def _fmt(value) -> str:
     array = np.asarray(value)
     if array.size <= 8:
@@ -137,16 +148,17 @@ def assert_finite(value, *, call: str | None = None, what: str = "the result") -
     bad = ~np.isfinite(array)
     if bad.any():
         kinds = sorted({"nan" if np.isnan(x) else "inf" for x in array[bad].ravel()[:16]})
-        raise AssertionError(
+        raise PropertyViolation(
             f"{what} contains {'/'.join(kinds)} ({int(bad.sum())} of {array.size} entries), "
-            f"but should be finite{_context(call)}"
-        )
+            f"but should be finite{_context(call)}",
+            actual=array, relation=f"{what} is finite (no NaN or infinity)", call=call)
 
 
 def assert_shape(value, shape: tuple, *, call: str | None = None, what: str = "the result") -> None:
     actual = np.shape(value)
     if tuple(actual) != tuple(shape):
-        raise AssertionError(f"{what} has shape {tuple(actual)}, but should have shape {tuple(shape)}{_context(call)}")
+        raise PropertyViolation(f"{what} has shape {tuple(actual)}, but should have shape {tuple(shape)}{_context(call)}",
+                                actual=value, relation=f"{what} has shape {tuple(shape)}", call=call)
 
 
 def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9, call: str | None = None,
@@ -158,8 +170,9 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9, ca
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if actual.shape != expected.shape:
-        raise AssertionError(
-            f"{what} has shape {actual.shape}, but should have shape {expected.shape}{_context(call)}")
+        raise PropertyViolation(
+            f"{what} has shape {actual.shape}, but should have shape {expected.shape}{_context(call)}",
+            actual=actual, expected=expected, relation=f"{what} has shape {expected.shape}", call=call)
     actual_b, expected_b = actual, expected
     same_nonfinite = (~np.isfinite(expected_b)) & (actual_b == expected_b)
     both_nan = np.isnan(expected_b) & np.isnan(actual_b)
@@ -173,11 +186,13 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9, ca
         index = np.unravel_index(np.argmax(~ok), ok.shape) if ok.ndim else ()
         got, want = actual_b[index], expected_b[index]
         where = f" at index {tuple(int(i) for i in index)}" if ok.ndim else ""
-        raise AssertionError(
+        raise PropertyViolation(
             f"{what}{where} is {got:.10g}, but should be {want:.10g} "
             f"(|difference| {abs(got - want):.3g} > tolerance {float(tolerance[index]):.3g}; "
-            f"{int((~ok).sum())} of {ok.size} entries off){_context(call)}"
-        )
+            f"{int((~ok).sum())} of {ok.size} entries off){_context(call)}",
+            actual=actual, expected=expected, relation=f"{what} equals the expected value within the tolerance",
+            tolerance=f"|difference| <= {atol:.3g} + {rtol:.3g} * |expected| (here {float(tolerance[index]):.3g}{where})",
+            call=call)
 
 
 def assert_all(condition, message: str, *, call: str | None = None, **observed) -> None:
@@ -186,7 +201,8 @@ def assert_all(condition, message: str, *, call: str | None = None, **observed) 
     condition = np.asarray(condition, dtype=bool)
     if not condition.all():
         shown = ", ".join(f"{name} = {_fmt(value)}" for name, value in observed.items())
-        raise AssertionError(f"{message}; observed {shown}{_context(call)}" if shown else f"{message}{_context(call)}")
+        raise PropertyViolation(f"{message}; observed {shown}{_context(call)}" if shown else f"{message}{_context(call)}",
+                                relation=message, call=call, observed=observed)
 
 
 def call_text(function: str, *args, **kwargs) -> str:

@@ -1,0 +1,1 @@
+"""Report formats, each rendered from one :class:`grader.runner.RunResult` (see grader.report)."""
