@@ -1,7 +1,9 @@
 """``grade``: the command line.
 
-    grade run SUBMISSION [--problem ID ...] [--device auto|cpu|cuda] [--seed N] [--json FILE] [--fail-under PCT]
+    grade run SUBMISSION [--problem ID ...] [--device auto|cpu|cuda] [--seed N] [--fail-under PCT]
+              [--json FILE] [--gradescope FILE] [--junit FILE] [--markdown FILE] [--html FILE] [--show-hidden]
               [--require-isolation minimal|standard|strong]
+    grade check SUBMISSION [--problem ID ...] [--device ...] [--seed N] [--json FILE] ... [--html FILE]
     grade list [--json]
 
 Exit status: 0 when grading completed (whatever the score), 1 when the score is below --fail-under,
@@ -49,11 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                      help="where the student's code runs (auto: CUDA when available)")
     run.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
-    run.add_argument("--json", metavar="FILE", type=Path, help="write the JSON report to FILE")
+    _add_report_options(run)
+    run.add_argument("--show-hidden", action="store_true",
+                     help="staff only: show hidden properties' inputs and messages in every report")
     run.add_argument("--fail-under", metavar="PCT", type=_percent,
                      help="exit with status 1 when the score is below PCT percent")
     run.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
                      help="refuse to grade (exit 2) unless workers reach this isolation level")
+
+    check = commands.add_parser("check", help="self-check a submission without the reference solution "
+                                              "(reference-free properties only)")
+    check.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
+    check.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                       help="check only this problem (module.name) or module; repeatable")
+    check.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="where the student's code runs (auto: CUDA when available)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    _add_report_options(check)
+    check.set_defaults(handler=command_check, show_hidden=False, fail_under=None, require_isolation=None)
 
     listing = commands.add_parser("list", help="list the problems of the bank")
     listing.add_argument("--json", action="store_true", help="print the list as JSON")
@@ -128,6 +143,29 @@ def command_list(args) -> int:
     return EXIT_OK
 
 
+REPORT_FORMATS = (("json", "the JSON report"), ("gradescope", "Gradescope's results.json"),
+                  ("junit", "a JUnit XML report"), ("markdown", "a Markdown summary (PR comment, step summary)"),
+                  ("html", "a self-contained HTML page for the student"))
+
+
+def _add_report_options(parser) -> None:
+    for name, what in REPORT_FORMATS:
+        parser.add_argument(f"--{name}", metavar="FILE", type=Path, help=f"write {what} to FILE")
+
+
+def _check_report_paths(args) -> None:
+    for name, _ in REPORT_FORMATS:
+        path = getattr(args, name, None)
+        if path is not None and (path.is_dir() or not path.resolve().parent.is_dir()):
+            raise UsageError(f"--{name}: cannot write a report to {path}")
+
+
+def command_check(args) -> int:
+    """``grade run`` without the reference: what students can run before handing in."""
+    args.self_check = True
+    return command_run(args)
+
+
 def command_run(args) -> int:
     from grader.bank import default_reference_dir, load_bank, select
     from grader.runner import hidden_paths
@@ -138,13 +176,15 @@ def command_run(args) -> int:
         raise UsageError(f"submission not found: {submission}")
     if not submission.is_dir():
         raise UsageError(f"submission must be a directory of Python modules: {submission}")
-    if args.json is not None and (args.json.is_dir() or not args.json.resolve().parent.is_dir()):
-        raise UsageError(f"--json: cannot write a report to {args.json}")
+    _check_report_paths(args)
     problems = select(load_bank(), args.problems)
-    reference = default_reference_dir()
+    # A self-check never reads the reference, even where it is installed.
+    reference = None if getattr(args, "self_check", False) else default_reference_dir()
+    if reference is not None and not reference.is_dir():
+        reference = None  # not installed (a course's student copy of the bank): a self-check too
     if args.device == "cuda":
         resolve_device("cuda")  # fail fast, before booting anything
-    hide = hidden_paths(submission, problems, reference if reference.is_dir() else None)
+    hide = hidden_paths(submission, problems, reference)
     try:
         layers = configured_layers()
     except ValueError as error:
@@ -159,7 +199,7 @@ def command_run(args) -> int:
 def _run(args, submission, problems, reference, zygote) -> int:
     from rich.console import Console
 
-    from grader.report import render, write_json
+    from grader.report import render, write_reports
     from grader.runner import grade
 
     device = resolve_device(args.device)
@@ -167,22 +207,25 @@ def _run(args, submission, problems, reference, zygote) -> int:
     console = Console(file=sys.stdout)  # bound now: pytest swaps sys.stdout while properties run
     status = console.status("starting the worker zygote...") if console.is_terminal else None
 
+    order = {problem.id: number for number, problem in enumerate(problems, 1)}
+
     def progress(problem, info, outcome):
         if status is not None:
-            status.update(f"grading {problem.id}: {info.name} ({outcome.status})")
+            status.update(f"problem {order.get(problem.id, '?')}/{len(problems)}: {problem.id}, "
+                          f"{info.name} {outcome.status}")
 
     if status is not None:
         status.start()
     try:
         result = grade(submission, problems, device=device, seed=args.seed,
-                       reference_dir=reference if reference.is_dir() else None, zygote=zygote,
+                       reference_dir=reference, zygote=zygote,
                        on_property=progress, require_isolation=args.require_isolation)
     finally:
         if status is not None:
             status.stop()
-    render(result, console)
-    if args.json is not None:
-        write_json(result, args.json)
+    render(result, console, show_hidden=args.show_hidden)
+    write_reports(result, show_hidden=args.show_hidden,
+                  **{name: getattr(args, name) for name, _ in REPORT_FORMATS})
     if args.fail_under is not None and result.percent < args.fail_under:
         console.print(f"Score {result.percent:.1f}% is below --fail-under {args.fail_under:g}%.")
         return EXIT_BELOW_THRESHOLD
