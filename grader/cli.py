@@ -93,7 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
     for kind, what in (("json", "JSON report"), ("junit", "JUnit XML report"), ("markdown", "Markdown summary")):
         ci.add_argument(f"--{kind}", metavar="FILE", type=Path, help=f"write the {what} to FILE instead")
     ci.set_defaults(handler=command_ci)
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder, or run one")
+    steps = gradescope.add_subparsers(dest="gradescope_command", metavar="STEP", parser_class=_Parser, required=True)
+    build = steps.add_parser("build", help="write an autograder bundle (setup.sh, run_autograder, the bank)")
+    build.add_argument("--out", metavar="ZIP", type=Path, required=True, help="where to write the bundle")
+    build.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                       help="bundle only this problem (module.name) or module; repeatable (default: the whole bank)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    build.add_argument("--require-isolation", choices=("minimal", "standard", "strong"), default="standard",
+                       help="refuse to grade below this isolation level on Gradescope (default: standard)")
+    build.add_argument("--torch", metavar="VERSION",
+                       help="torch version setup.sh installs from the CPU wheel index (default: this one's)")
+    build.set_defaults(handler=command_gradescope_build)
+    autograde = steps.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json (run_autograder)")
+    autograde.add_argument("--root", metavar="DIR", type=Path,
+                           help="the autograder tree (default: $AUTOGRADER_ROOT, else /autograder)")
+    autograde.add_argument("--source", metavar="DIR", type=Path, help="the unzipped bundle (default: ROOT/source)")
+    autograde.add_argument("--check", action="store_true",
+                           help="only check that the bank loads and print the isolation level (setup.sh)")
+    autograde.set_defaults(handler=command_gradescope_run)
     return parser
+
+
+def command_gradescope_build(args) -> int:
+    from grader.gradescope import command_build
+
+    return command_build(args)
+
+
+def command_gradescope_run(args) -> int:
+    from grader.gradescope import command_run
+
+    return command_run(args)
 
 
 def command_ci(args) -> int:
