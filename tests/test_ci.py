@@ -395,3 +395,58 @@ def test_ci_parser_defaults():
     args = build_parser().parse_args(["ci", "hw1"])
     assert (args.submission, args.device, args.seed, args.fail_under, args.report_dir, args.json) == \
         ("hw1", "auto", 0, None, None, None)
+
+
+# --- the workflow template ---------------------------------------------------------------------------
+
+WORKFLOW = REPO_ROOT / "examples" / "github-actions" / "autograde.yml"
+
+
+@pytest.fixture(scope="module")
+def workflow():
+    import yaml
+
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def _step_index(steps, predicate) -> int:
+    matches = [i for i, step in enumerate(steps) if predicate(step)]
+    assert len(matches) == 1, matches
+    return matches[0]
+
+
+def test_workflow_template_structure(workflow):
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert set(triggers) == {"pull_request_target"}
+    assert workflow["permissions"] == {"contents": "read"}
+    job = workflow["jobs"]["grade"]
+    assert job["runs-on"] == "ubuntu-24.04"
+    steps = job["steps"]
+    bank = _step_index(steps, lambda s: s.get("with", {}).get("path") == "bank")
+    pull_request = _step_index(steps, lambda s: s.get("with", {}).get("path") == "submission")
+    install = _step_index(steps, lambda s: "pip install ./bank" in s.get("run", ""))
+    save = _step_index(steps, lambda s: s.get("uses", "").startswith("actions/cache/save@"))
+    grading = _step_index(steps, lambda s: "grade ci" in s.get("run", ""))
+    upload = _step_index(steps, lambda s: s.get("uses", "").startswith("actions/upload-artifact@"))
+    # the bank and every dependency (and the cache) before any code of the pull request is on the runner
+    assert bank < install < save < pull_request < grading < upload
+    assert steps[pull_request]["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    assert all(steps[i]["with"]["persist-credentials"] is False for i in (bank, pull_request))
+    # the secret is named by the bank's checkout only: no later step has it in its environment
+    assert [i for i, step in enumerate(steps) if "secrets." in json.dumps(step)] == [bank]
+    assert "download.pytorch.org/whl/cpu" in steps[install]["run"]
+    env = steps[grading]["env"]
+    assert env["GRADE_BANK"].endswith("/bank/problems") and env["GRADE_REFERENCE"].endswith("/bank/reference")
+    assert steps[upload]["with"]["path"].startswith("${{ runner.temp }}/grade-report")  # grade ci's default
+
+
+def test_workflow_grade_command_parses(workflow):
+    import shlex
+
+    (step,) = [s for s in workflow["jobs"]["grade"]["steps"] if "grade ci" in s.get("run", "")]
+    line = step["run"].replace('"$PASS_PERCENT"', workflow["env"]["PASS_PERCENT"])
+    argv = shlex.split(line)
+    assert argv[0] == "grade"
+    args = build_parser().parse_args(argv[1:])
+    assert (args.command, args.submission, args.require_isolation, args.fail_under, args.device) == \
+        ("ci", "submission", "standard", 60.0, "cpu")
