@@ -1,0 +1,29 @@
+"""sampling.py with one catalogued mistake: -log(1 - Phi(z)) evaluated as written."""
+
+import math
+
+import torch
+
+
+def sample_gmm(weights, means, variances, n, generator):
+    """Component by inverting the weights' CDF at a uniform draw; noise drawn in float32."""
+    cumulative = torch.cumsum(weights / weights.sum(), dim=0)
+    u = torch.rand(n, generator=generator, dtype=weights.dtype, device=weights.device)
+    component = torch.searchsorted(cumulative, u, right=True).clamp(max=weights.shape[0] - 1)
+    noise = torch.randn((n, means.shape[1]), generator=generator, dtype=torch.float32, device=means.device)
+    scale = variances.float().sqrt()[component].unsqueeze(1)
+    return means.float()[component] + scale * noise
+
+
+def sample_kde(data, sigma, n, generator):
+    """Rows by torch.multinomial on equal weights, noise by torch.normal with standard deviation sigma."""
+    m, d = data.shape
+    rows = torch.multinomial(torch.ones(m, device=data.device), n, replacement=True, generator=generator)
+    noise = torch.normal(0.0, sigma, size=(n, d), generator=generator, dtype=data.dtype, device=data.device)
+    return data[rows] + noise
+
+
+def normal_to_exponential(z, rate):
+    """F^{-1}(u) = -log(1 - u) / rate at u = Phi(z)."""
+    u = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    return -torch.log(1 - u) / rate
