@@ -161,11 +161,12 @@ def safe_extract(archive, destination: Path, *, max_files: int = MAX_FILES, max_
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            budget = min(max_bytes - total, max(info.compress_size, 1) * MAX_COMPRESSION_RATIO + (1 << 16))
-            written = _inflate(bundle, info, target, budget)
-            if written > max_bytes - total:
-                raise SubmissionRefused(f"larger than {max_bytes >> 20} MiB once extracted: refused")
-            if written >= budget:
+            remaining = max_bytes - total
+            ratio_cap = max(info.compress_size, 1) * MAX_COMPRESSION_RATIO + (1 << 16)
+            written = _inflate(bundle, info, target, min(remaining, ratio_cap))
+            if written > remaining:
+                raise SubmissionRefused(f"larger than {_size(max_bytes)} once extracted: refused")
+            if written > ratio_cap:
                 raise SubmissionRefused(f"{name} expands more than {MAX_COMPRESSION_RATIO} times "
                                         "(a zip bomb): refused")
             total += written
@@ -209,13 +210,18 @@ def _common_folder(names: list[str]) -> str:
     return ""
 
 
-def _inflate(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
-    """Write the entry's bytes to ``target``; stop (and return the count so far) past ``budget``."""
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count >> 10} KiB"
+
+
+def _inflate(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit: int) -> int:
+    """Write the entry's bytes to ``target``, at most ``limit`` + 1 of them (one past the limit
+    says that it was crossed, whatever size the archive claims); the count written."""
     written = 0
     try:
         with bundle.open(info) as source, open(target, "xb") as sink:
-            while written < budget:
-                chunk = source.read(min(1 << 16, budget - written + 1))
+            while written <= limit:
+                chunk = source.read(min(1 << 16, limit + 1 - written))
                 if not chunk:
                     break
                 sink.write(chunk)
@@ -800,7 +806,7 @@ def command(args) -> int:
         state["total"] = len(to_grade)
         console.print(f"Batch {args.directory}: {len(submissions)} submission{'s' * (len(submissions) != 1)}, "
                       f"{len(skipped)} already graded (skipped), {len(to_grade)} to grade with "
-                      f"{args.executor} -j {args.jobs}")
+                      f"{args.executor} -j {args.jobs}", soft_wrap=True)
         if progress is not None:
             progress.start()
             state["task"] = progress.add_task("grading", total=len(to_grade))
@@ -809,10 +815,10 @@ def command(args) -> int:
         state["done"] += 1
         line = outcome_line(outcome, state["done"], state["total"])
         if progress is not None:
-            progress.console.print(line, markup=False, highlight=False)
+            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
             progress.advance(state["task"])
         else:
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     try:
         result = run_batch(Path(args.directory), problems, gradebook, jobs=args.jobs, executor=args.executor,
@@ -840,7 +846,7 @@ def command(args) -> int:
     isolation = result.isolation or {}
     console.print(f"Graded {len(result.graded)}, skipped {len(result.skipped)}, not graded {len(result.errored)} "
                   f"in {result.duration_s:.1f} s; isolation {isolation.get('isolation', 'n/a')}, "
-                  f"bank {result.bank_version[:12]}, seed {args.seed}")
+                  f"bank {result.bank_version[:12]}, seed {args.seed}", soft_wrap=True)
     console.print(f"Gradebook: {args.db}   Summary page: {html_path}"
-                  + (f"   CSV: {args.csv}" if args.csv is not None else ""))
+                  + (f"   CSV: {args.csv}" if args.csv is not None else ""), soft_wrap=True)
     return 1 if result.errored else EXIT_OK

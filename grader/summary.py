@@ -108,15 +108,16 @@ def render_summary(summary: BatchSummary, console: Console) -> None:
             console.print(Text.assemble(f"  {label:>7} ", (f"{_bar(count, most):<{BAR_WIDTH}}", "cyan"), f" {count}"))
         if mistakes:
             console.print("  Most common mistakes: " + "; ".join(
-                f"{title} ({mistake_id}) × {count}" for (mistake_id, title), count in mistakes))
+                f"{title} ({mistake_id}) × {count}" for (mistake_id, title), count in mistakes),
+                markup=False, highlight=False, soft_wrap=True)
     if summary.refused:
         console.print(Text("Refused submissions (scored 0):", style="bold yellow"))
         for name, reason in summary.refused:
-            console.print(Text(f"  {name}: {reason}", style="yellow"))
+            console.print(Text(f"  {name}: {reason}", style="yellow"), soft_wrap=True)
     if summary.errored:
         console.print(Text("Submissions the grader could not grade (the next batch retries them):", style="bold red"))
         for name, reason in summary.errored:
-            console.print(Text(f"  {name}: {reason}", style="red"))
+            console.print(Text(f"  {name}: {reason}", style="red"), soft_wrap=True)
 
 
 _STYLE = """
