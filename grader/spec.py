@@ -161,6 +161,12 @@ def assert_shape(value, shape: tuple, *, call: str | None = None, what: str = "t
                                 actual=value, relation=f"{what} has shape {tuple(shape)}", call=call)
 
 
+def _bound(value) -> str:
+    """A tolerance parameter in a message: a number, or the range of per-entry values (specs may pass arrays)."""
+    array = np.asarray(value, dtype=np.float64)
+    return f"{array.item():.3g}" if array.ndim == 0 else f"[{array.min():.3g}..{array.max():.3g} per entry]"
+
+
 def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9, call: str | None = None,
                  what: str = "the result") -> None:
     """``actual`` equals ``expected`` within ``atol + rtol * |expected|``, with matching shape.
@@ -191,7 +197,7 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9, ca
             f"(|difference| {abs(got - want):.3g} > tolerance {float(tolerance[index]):.3g}; "
             f"{int((~ok).sum())} of {ok.size} entries off){_context(call)}",
             actual=actual, expected=expected, relation=f"{what} equals the expected value within the tolerance",
-            tolerance=f"|difference| <= {atol:.3g} + {rtol:.3g} * |expected| (here {float(tolerance[index]):.3g}{where})",
+            tolerance=f"|difference| <= {_bound(atol)} + {_bound(rtol)} * |expected| (here {float(tolerance[index]):.3g}{where})",
             call=call)
 
 

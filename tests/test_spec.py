@@ -28,6 +28,12 @@ def test_assert_close_refuses_nan_and_wrong_shapes():
         assert_close(-np.inf, np.inf)
 
 
+def test_assert_close_accepts_per_entry_tolerances():
+    assert_close(np.array([1.0, 2.0]), np.array([1.5, 2.0]), rtol=0, atol=np.array([0.6, 1e-9]))
+    with pytest.raises(AssertionError, match=r"tolerance 0\.1; 1 of 2 entries off"):
+        assert_close(np.array([1.0, 2.5]), np.array([1.0, 2.0]), rtol=np.array([0.0, 0.0]), atol=np.array([0.2, 0.1]))
+
+
 def test_assert_all_is_false_on_nan():
     kl = np.array([0.1, np.nan])
     with pytest.raises(AssertionError, match="KL must be >= 0; observed kl = "):
