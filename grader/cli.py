@@ -76,6 +76,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=command_run)
     # Further commands: add a sub-parser here with set_defaults(handler=...), logic in its own module.
 
+    batch = commands.add_parser("batch", help="grade every submission (sub-directory or .zip) of a directory")
+    batch.add_argument("directory", metavar="DIR", help="directory holding one sub-directory or .zip per submission")
+    batch.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded in parallel (default: one per core)")
+    batch.add_argument("--db", metavar="FILE", type=Path, default=Path("gradebook.sqlite"),
+                       help="the SQLite gradebook (default ./gradebook.sqlite); already graded submissions are skipped")
+    batch.add_argument("--csv", metavar="FILE", type=Path, help="also write the batch's grades as CSV to FILE")
+    batch.add_argument("--html", metavar="FILE", type=Path,
+                       help="the HTML summary page (default: next to the gradebook, <db>-summary.html)")
+    batch.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                       help="grade only this problem (module.name) or module; repeatable")
+    batch.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local grading processes, or tasks on a Dask cluster")
+    batch.add_argument("--scheduler", metavar="ADDR",
+                       help="Dask scheduler address (tcp://host:8786); a local cluster when omitted")
+    batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="where the student's code runs (auto: CUDA when available)")
+    batch.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    batch.add_argument("--timeout", metavar="S", type=float, default=3600.0,
+                       help="seconds one submission may take before its grading process is killed (default 3600)")
+    batch.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
+                       help="refuse to grade (exit 2) unless workers reach this isolation level")
+    batch.set_defaults(handler=command_batch)
+
+    export = commands.add_parser("export", help="export a gradebook (csv, gradescope, canvas) or per-submission reports")
+    export.add_argument("--db", metavar="FILE", type=Path, default=Path("gradebook.sqlite"),
+                        help="the SQLite gradebook (default ./gradebook.sqlite)")
+    export.add_argument("--format", choices=("csv", "gradescope", "canvas"), help="the grade sheet's format")
+    export.add_argument("--output", "-o", metavar="FILE", type=Path, help="write the sheet to FILE (default: stdout)")
+    export.add_argument("--roster", metavar="FILE", type=Path,
+                        help="CSV of the students (Canvas or Gradescope export) to match submission names against")
+    export.add_argument("--assignment", metavar="NAME", default="Autograder",
+                        help="Canvas assignment column, e.g. 'HW1 (1234)' with its Canvas id (default: Autograder)")
+    export.add_argument("--reports", metavar="DIR", type=Path, help="write a report folder per submission under DIR")
+    export.set_defaults(handler=command_export)
+
     ci = commands.add_parser("ci", help="grade in CI: GitHub step summary, annotations, report files, exit status")
     ci.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
     ci.add_argument("--problem", action="append", metavar="ID", dest="problems",
@@ -132,6 +168,18 @@ def command_ci(args) -> int:
     from grader.ci import command_ci as run_ci
 
     return run_ci(args)
+
+
+def command_batch(args) -> int:
+    from grader.batch import command
+
+    return command(args)
+
+
+def command_export(args) -> int:
+    from grader.export import command
+
+    return command(args)
 
 
 def resolve_device(requested: str) -> str:
