@@ -45,13 +45,31 @@ class Mistake:
     hint: str
     implementation: object = field(repr=False, compare=False)
     named_by: str | None = None
+    defined_at: tuple = field(default=(), repr=False, compare=False)  # (file, line) where it was registered
 
     def source(self) -> str:
         """The implementation's source without its decorator: a drop-in replacement function (or class,
         for a problem whose student defines a class)."""
-        lines = textwrap.dedent(inspect.getsource(self.implementation)).splitlines()
+        if inspect.isclass(self.implementation) and self.defined_at:
+            # inspect finds a class by name: the first of several same-named mistakes. Use its own lines.
+            text = _class_source(*self.defined_at)
+        else:
+            text = inspect.getsource(self.implementation)
+        lines = textwrap.dedent(text).splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith(("def ", "class ")))
         return "\n".join(lines[start:]) + "\n"
+
+
+def _class_source(path: str, line: int) -> str:
+    """The source of the top-level class whose definition (decorators included) spans ``line`` of ``path``."""
+    import ast
+
+    text = Path(path).read_text()
+    for node in ast.parse(text).body:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        if isinstance(node, ast.ClassDef) and first <= line <= node.end_lineno:
+            return "\n".join(text.splitlines()[first - 1:node.end_lineno]) + "\n"
+    raise BankError(f"{path}: no class definition around line {line}")
 
 
 _registry: list[Mistake] = []
@@ -105,8 +123,10 @@ def mistake(id: str, *, title: str, explanation: str, hint: str, named_by: str |
     """
 
     def register(function):
+        caller = sys._getframe(1)  # the mistakes module, applying the decorator
         _registry.append(Mistake(id=id, title=title, explanation=explanation, hint=hint,
-                                 implementation=function, named_by=named_by))
+                                 implementation=function, named_by=named_by,
+                                 defined_at=(caller.f_code.co_filename, caller.f_lineno)))
         return function
 
     return register

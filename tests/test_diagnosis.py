@@ -58,6 +58,17 @@ class Scaler(torch.nn.Module):
         return x * torch.exp(self.log_scale) + self.shift, -self.log_scale.sum().expand(x.shape[:-1])
 
 
+@mistake("log_det_doubled", title="Log-det doubled", explanation="2 sum(log_scale).", hint="dy/dx = exp(log_scale).")
+class Scaler(torch.nn.Module):  # a second class of the same name: its own source must be dropped in
+    def __init__(self, dim):
+        super().__init__()
+        self.log_scale = torch.nn.Parameter(torch.zeros(dim))
+        self.shift = torch.nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x):
+        return x * torch.exp(self.log_scale) + self.shift, 2 * self.log_scale.sum().expand(x.shape[:-1])
+
+
 def log_det_ratio(module):
     """The returned log-det over the log-det of the finite-difference Jacobian: 1 whatever the layout."""
     layer = module.construct("Scaler", 3)
@@ -89,11 +100,12 @@ def _problem(tmp_path):
     return load_problem(folder)
 
 
-def test_a_class_mistake_is_dropped_in_as_its_class_source(tmp_path):
-    [mistake] = _problem(tmp_path).mistakes()
-    source = mistake.source()
+def test_a_class_mistake_is_dropped_in_as_its_own_class_source(tmp_path):
+    sign, doubled = _problem(tmp_path).mistakes()
+    source = sign.source()
     assert source.startswith("class Scaler(torch.nn.Module):\n") and "@mistake" not in source
-    assert "-self.log_scale.sum()" in source
+    assert "-self.log_scale.sum()" in source and "2 * self" not in source
+    assert "2 * self.log_scale.sum()" in doubled.source() and "-self" not in doubled.source()
 
 
 def test_trusted_code_constructs_and_redraws_in_process_as_a_worker_does(tmp_path, make_student):
