@@ -224,3 +224,78 @@ def test_stored_output_says_when_it_was_cut():
 
     text = _capped("x" * (MAX_REPORTED_OUTPUT + 500))
     assert len(text) <= MAX_REPORTED_OUTPUT and "more characters of output not stored" in text
+
+
+# --- report files, the self-check, and the terminal output when piped ----------------------------------
+
+FEEDBACK = FIXTURE_BANK.parent / "feedback"
+
+
+@pytest.fixture
+def feedback_bank(monkeypatch):
+    monkeypatch.setenv("GRADE_BANK", str(FEEDBACK / "bank"))
+    monkeypatch.setenv("GRADE_REFERENCE", str(FEEDBACK / "reference"))
+
+
+def test_run_writes_every_report_format(feedback_bank, capsys, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    paths = {name: tmp_path / f"out.{name}" for name in ("json", "gradescope", "junit", "markdown", "html")}
+    argv = ["run", str(FEEDBACK / "submissions" / "sigma_for_variance"), "--device", "cpu"]
+    for name, path in paths.items():
+        argv += [f"--{name}", str(path)]
+    assert main(argv) == EXIT_OK
+    report = json.loads(paths["json"].read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    assert report["hidden_shown"] is False and "QUOKKASECRET" not in paths["json"].read_text()
+    assert json.loads(paths["gradescope"].read_text())["score"] == report["score"] == 1.0
+    assert ET.fromstring(paths["junit"].read_text()).get("failures") == "2"
+    assert paths["markdown"].read_text().startswith("## Grade: 1/4")
+    assert "data:image/svg+xml;base64," in paths["html"].read_text()
+    out = capsys.readouterr().out
+    assert "Reproduce: grade run" in out and "Hint:" in out and "On a designed input" in out
+    assert "QUOKKASECRET" not in out and "a hidden check failed" in out
+
+
+def test_show_hidden_is_for_staff_reports(feedback_bank, capsys, tmp_path):
+    out = tmp_path / "staff.json"
+    assert main(["run", str(FEEDBACK / "submissions" / "sigma_for_variance"), "--device", "cpu",
+                 "--show-hidden", "--json", str(out)]) == EXIT_OK
+    assert json.loads(out.read_text())["hidden_shown"] is True
+    assert "QUOKKASECRET" in out.read_text() and "QUOKKASECRET" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--gradescope", "--junit", "--markdown", "--html"])
+def test_report_path_in_a_missing_directory_is_a_usage_error(feedback_bank, capsys, flag):
+    code = main(["run", CORRECT, flag, "/no/such/dir/report"])
+    assert_usage_error(code, capsys.readouterr().err, flag, "/no/such/dir/report")
+
+
+def test_check_grades_without_the_reference_and_says_what_it_did_not_check(feedback_bank, capsys, tmp_path):
+    out = tmp_path / "check.json"
+    assert main(["check", str(FEEDBACK / "submissions" / "correct"), "--device", "cpu", "--json", str(out)]) == EXIT_OK
+    report = json.loads(out.read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    assert (report["mode"], report["unchecked_points"], report["score"]) == ("check", 2.0, 2.0)
+    statuses = {q["name"]: q["status"] for q in report["problems"][0]["properties"]}
+    assert statuses["scale_matches_reference"] == "skipped"
+    printed = capsys.readouterr().out
+    assert "Self-check of" in printed and "2 points not checked here" in printed
+
+
+def test_check_does_not_take_staff_options(feedback_bank, capsys):
+    for option in ("--show-hidden", "--fail-under=50"):
+        code = main(["check", CORRECT, option])
+        assert_usage_error(code, capsys.readouterr().err, "unrecognized arguments")
+
+
+def test_piped_output_is_plain_text(tmp_path):
+    completed = run_cli("run", str(FEEDBACK / "submissions" / "sigma_for_variance"), "--device", "cpu",
+                        env_extra={"GRADE_BANK": str(FEEDBACK / "bank"), "GRADE_REFERENCE": str(FEEDBACK / "reference"),
+                                   "TERM": "xterm-256color", "COLUMNS": "160"})
+    assert completed.returncode == EXIT_OK, completed.stderr
+    out = completed.stdout
+    assert "\x1b[" not in out  # no colour, no spinner: stdout is a pipe
+    assert "lesson.scale" in out and "1/4" in out and "partial" in out
+    assert "Diagnosis: looks like “Standard deviation used where the variance belongs”" in out
+    assert "Reproduce: grade run" in out and "Total: 1/4 (25.0%)" in out
