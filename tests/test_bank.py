@@ -100,6 +100,9 @@ def test_buggy_example_loses_points_on_its_problem(zygote, submission):
     result = _grade(submission, [problem], zygote)
     assert list(_losing(result)) == [problem.id]
     assert _named(result.problems[0]) == [mistake_id], result.problems[0].diagnosis
+    failing = [q for q in result.problems[0].properties if q.status != "passed"]
+    assert any(q.counterexample and q.counterexample["reproduce"] for q in failing), \
+        f"{submission.name}: no failing property shows a counterexample"
 
 
 @pytest.mark.parametrize("problem", BANK, ids=lambda p: p.id)
