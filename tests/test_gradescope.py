@@ -71,8 +71,7 @@ def run_autograder(root: Path, *args: str, layers: str | None = None) -> subproc
 
 def read_results(root: Path) -> dict:
     results = json.loads((root / "results" / "results.json").read_text())
-    if GRADESCOPE_SCHEMA.exists():
-        jsonschema.Draft202012Validator(json.loads(GRADESCOPE_SCHEMA.read_text())).validate(results)
+    jsonschema.Draft202012Validator(json.loads(GRADESCOPE_SCHEMA.read_text())).validate(results)
     # Gradescope's contract, whatever the schema file says: a score, and tests with scores and names
     assert isinstance(results["score"], (int, float))
     for test in results["tests"]:
