@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from grader.bank import REPO_ROOT, load_bank
-from grader.ci import (ANNOTATIONS_PER_LEVEL, Annotation, annotation_root, annotations, append_step_summary,
+from grader.ci import (ANNOTATIONS_PER_LEVEL, annotation_root, annotations, append_step_summary,
                        definition_line, escape_data, escape_property, workflow_command)
 from grader.cli import EXIT_BELOW_THRESHOLD, EXIT_OK, EXIT_USAGE, build_parser, main
 from grader.runner import ProblemResult, PropertyResult, RunResult
