@@ -1,0 +1,28 @@
+"""gan.py with one catalogued mistake: stable only for real eigenvalues."""
+
+import numpy as np
+import torch
+
+
+def dirac_gan_field(psi0, psi1, theta, gamma=0.0):
+    """Simultaneous gradient play on L - (gamma / 2) psi0^2 (critic) and L (generator)."""
+    fake = torch.special.expit(psi0 * theta + psi1)  # d/du log sigmoid(-u) = -sigmoid(u)
+    real = torch.special.expit(-psi1)  # d/du log sigmoid(u) = sigmoid(-u)
+    v_psi0 = -theta * fake - gamma * psi0
+    v_psi1 = real - fake
+    v_theta = psi0 * fake
+    return torch.broadcast_tensors(v_psi0, v_psi1, v_theta)
+
+
+def dirac_gan_jacobian(gamma):
+    """Rows (v_psi0, v_psi1, v_theta), columns (psi0, psi1, theta), at the origin where sigmoid = 1/2."""
+    return np.array([[-gamma, 0.0, -0.5],
+                     [0.0, -0.5, 0.0],
+                     [0.5, 0.0, 0.0]])
+
+
+def is_locally_stable(gamma):
+    """Stability from the eigenvalues of the Jacobian."""
+    eigenvalues = np.linalg.eigvals(dirac_gan_jacobian(gamma))
+    spirals = np.any(np.abs(eigenvalues.imag) > 1e-6)
+    return bool(np.all(eigenvalues.real < 0) and not spirals)
