@@ -19,8 +19,11 @@ def expected_and_tolerance(x, t, data):
     """v_t(x), computed stably in the grader, and the tolerance a float32 computation deserves.
 
     v = sum_i w_i u_i with u_i = (x_i - x) / s, s = 1 - t, and w = softmax(logits), logits_i = -|x - t x_i|^2 / (2 s^2).
-    Rounding the logits by `relative` moves v by about relative max|logit| sum_i w_i |u_i - v|: large only where
-    two data points compete at small s. Rounding x and x_i costs relative (|x| + max|x_i|) / s.
+    Rounding each logit by up to delta = relative max|logit| moves every gap g_i = max logit - logit_i by up to
+    2 delta, so the weight w_i / w_max = e^-g_i by up to min(1, e^-g_i expm1(2 delta)), and v by at most the sum of
+    those times |u_i - v|. This is about 2 delta sum_i w_i |u_i - v| / w_max when delta is small, and it stays a
+    bound when delta is many nats: near t = 1 two data points closer than the rounding can trade places.
+    Rounding x and x_i costs relative (|x| + max|x_i|) / s.
     """
     relative = common.FLOAT32_ROUNDING
     s = 1 - t
@@ -28,10 +31,12 @@ def expected_and_tolerance(x, t, data):
     logits = -0.5 * (residuals**2).sum(-1) / s**2
     conditional = (data - x[..., None, :]) / s  # (..., m, d)
     answer = (weights[..., None] * conditional).sum(-2)
-    spread = (weights[..., None] * np.abs(conditional - answer[..., None, :])).sum(-2)
+    delta = relative * np.abs(logits).max(-1)
+    gaps = logits.max(-1, keepdims=True) - logits  # >= 0, 0 for the leading point
+    moved = np.minimum(1.0, np.exp(-gaps) * np.expm1(np.minimum(2 * delta, 700.0))[..., None])
+    weight_rounding = (moved[..., None] * np.abs(conditional - answer[..., None, :])).sum(-2)
     magnitude = (np.abs(x) + np.abs(data).max()) / s
-    tolerance = (ZERO_TOL + REL_TOL * np.abs(answer) + relative * np.abs(logits).max(-1)[..., None] * spread
-                 + relative * magnitude)
+    tolerance = ZERO_TOL + REL_TOL * np.abs(answer) + weight_rounding + relative * magnitude
     return answer, tolerance
 
 
