@@ -23,11 +23,16 @@ def fit_inclusive_gaussian(weights, means, stds):
 _EPS = np.linspace(-10.0, 10.0, 4001)
 _PHI = np.exp(-0.5 * _EPS**2)
 _PHI /= _PHI.sum()
+_FAR = 30.0
 
 
 def _kl_and_gradient(theta, log_w, means, stds):
     """KL(N(mu, sigma^2) || p) up to a constant, and its gradient in theta = (mu, log sigma)."""
     mu, log_sigma = theta
+    if not (abs(log_sigma) <= _FAR and abs(mu) <= math.exp(_FAR)):
+        # A line search's trial step may land absurdly far (exp would overflow): report a value no start can
+        # beat, so that the search steps back.
+        return 1e12, np.array([0.0, 1.0 if log_sigma > 0 else -1.0])
     sigma = math.exp(log_sigma)
     x = mu + sigma * _EPS
     # Components along the first axis: reductions over them then run along contiguous rows.

@@ -79,6 +79,10 @@ def scaled_gradient(mu, sigma, mixture):
 def _objective(theta, mixture):
     """KL(q || p) and its gradient in theta = (mu, log sigma), from one evaluation of the component terms."""
     weights, means, stds = mixture
+    if not (abs(theta[1]) <= 30 and abs(theta[0]) <= 1e13):
+        # A line search's trial step may land absurdly far (exp would overflow): report a value no start can
+        # beat, so that the search steps back.
+        return 1e12, np.array([0.0, np.sign(theta[1])])
     mu, sigma = theta[0], np.exp(theta[1])
     x = mu + sigma * EPS
     terms = _component_terms(x, *mixture)
@@ -131,8 +135,8 @@ def local_minima(mixture):
     for mu, sigma in starts(mixture):
         result = minimize(_objective, np.array([mu, np.log(sigma)]), args=(mixture,), jac=True, method="BFGS",
                           options={"gtol": 1e-10, "maxiter": 500})
-        mu, sigma = result.x[0], np.exp(result.x[1])
-        if np.abs(scaled_gradient(mu, sigma, mixture)).max() > 1e-6:
+        mu, sigma = result.x[0], np.exp(min(result.x[1], 30.0))
+        if not np.abs(scaled_gradient(mu, sigma, mixture)).max() <= 1e-6:
             continue
         if all(abs(mu - m) > 1e-3 * s or abs(np.log(sigma / s)) > 1e-3 for _, m, s in found):
             found.append((float(exclusive_kl(mu, sigma, mixture)), mu, sigma))
