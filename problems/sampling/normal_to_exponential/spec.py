@@ -76,7 +76,7 @@ def normal_to_exponential_is_the_exponential_quantile_of_phi(student, shape, dat
 @prop(points=2, max_examples=20)
 @given(z=tail_points(), rate=rates())
 def normal_to_exponential_is_accurate_in_both_tails(student, z, rate):
-    """Relative accuracy 1e-6 for 5 <= |z| <= 30: finite for z = 30 (454 / rate), nonzero for z = -30 (5e-198 / rate)."""
+    """Relative accuracy 1e-6 for 5 <= |z| <= 30: finite at z = 30 (454 / rate), nonzero at z = -30 (5e-198 / rate)."""
     x, call = transformed(student, z, rate)
     assert_finite(x, call=call)
     assert_close(x, exact(z, rate), rtol=TAIL_RTOL, atol=0.0, call=call)
