@@ -76,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=command_run)
     # Further commands: add a sub-parser here with set_defaults(handler=...), logic in its own module.
 
+    audit = commands.add_parser("audit", help="staff: measure the bank's false failures and missed mistakes "
+                                              "(reference and correct examples under N seeds, every mistake)")
+    audit.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                       help="audit only this problem (module.name) or module; repeatable")
+    audit.add_argument("--seeds", type=int, default=10, metavar="N",
+                       help="seeds for the reference and each correct example (default 10)")
+    audit.add_argument("--mistake-seeds", type=int, default=1, metavar="N",
+                       help="seeds for each catalogued mistake (default 1)")
+    audit.add_argument("--submissions", metavar="DIR", type=Path,
+                       help="the example submissions (correct_<module>, <problem>-<mistake>; default ./submissions "
+                            "of the grader's checkout)")
+    audit.add_argument("--json", metavar="FILE", type=Path, help="write the audit as JSON to FILE")
+    audit.add_argument("-j", "--jobs", type=int, default=1, help="gradings in parallel, one zygote each (default 1)")
+    audit.set_defaults(handler=command_audit)
+
     batch = commands.add_parser("batch", help="grade every submission (sub-directory or .zip) of a directory")
     batch.add_argument("directory", metavar="DIR", help="directory holding one sub-directory or .zip per submission")
     batch.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
@@ -168,6 +183,12 @@ def command_ci(args) -> int:
     from grader.ci import command_ci as run_ci
 
     return run_ci(args)
+
+
+def command_audit(args) -> int:
+    from grader.audit import command
+
+    return command(args)
 
 
 def command_batch(args) -> int:
