@@ -129,7 +129,7 @@ def _estimates(student, case):
     return values, call
 
 
-@prop(points=1, max_examples=5)
+@prop(points=1, max_examples=5, false_failure=5 * 2.1e-9)
 @given(case=approximate_posteriors())
 def elbo_is_below_log_evidence_in_expectation(student, case):
     """On average over eps the ELBO lies below log p(x) (one-sided test at 6 standard errors)."""
@@ -144,7 +144,7 @@ def elbo_is_below_log_evidence_in_expectation(student, case):
                average_elbo=average, log_evidence=evidence, standard_error=standard_error, call=call)
 
 
-@prop(points=2, max_examples=8)
+@prop(points=2, max_examples=8, false_failure=8 * 3.1e-9)
 @given(case=approximate_posteriors())
 def elbo_expectation_is_log_evidence_minus_kl(student, case):
     """On average over eps the ELBO equals log p(x) - KL(q || p(z | x)) (two-sided test at 6 standard errors)."""
