@@ -1,0 +1,49 @@
+"""score.py with one catalogued mistake in mh_accept_prob (ratio_of_densities); the other functions are correct."""
+
+import math
+
+import torch
+
+
+def kde_score(x, data, sigma):
+    # grad_x log q(x) by autograd through a log-sum-exp of the kernel exponents (constants dropped).
+    with torch.enable_grad():
+        point = x.detach().clone().requires_grad_(True)
+        exponents = -((point.unsqueeze(-2) - data) ** 2).sum(-1) / (2 * sigma * sigma)
+        log_q = torch.logsumexp(exponents, dim=-1)
+        (gradient,) = torch.autograd.grad(log_q.sum(), point)
+    return gradient
+
+
+def dsm_target(x_noisy, x_clean, sigma):
+    # The score of N(x_clean, sigma^2 I) at x_noisy, in float32.
+    variance = float(sigma) ** 2
+    return (x_clean.float() - x_noisy.float()) / variance
+
+
+def langevin_step(x, score, step_size, noise):
+    drift = score(x).float()
+    return x.float() + step_size * drift + math.sqrt(2.0 * step_size) * noise.float()
+
+
+def mh_accept_prob(log_p_current, log_p_proposal):
+    ratio = torch.exp(log_p_proposal) / torch.exp(log_p_current)
+    return torch.minimum(torch.ones_like(ratio), ratio)
+
+
+def metropolis_hastings(log_prob, x0, n_steps, proposal_std, generator):
+    chains, dim = x0.shape
+    steps = torch.randn((n_steps, chains, dim), generator=generator, dtype=x0.dtype, device=x0.device)
+    uniforms = torch.rand((n_steps, chains), generator=generator, dtype=x0.dtype, device=x0.device)
+    current = x0.clone()
+    current_log_p = log_prob(current)
+    chain = torch.empty((n_steps, chains, dim), dtype=x0.dtype, device=x0.device)
+    for i in range(n_steps):
+        proposal = current + proposal_std * steps[i]
+        proposal_log_p = log_prob(proposal)
+        # Accept when u < p(y) / p(x), compared in log space (log u <= 0, so no cap is needed).
+        accepted = torch.log(uniforms[i]) < proposal_log_p - current_log_p
+        current = torch.where(accepted[:, None], proposal, current)
+        current_log_p = torch.where(accepted, proposal_log_p, current_log_p)
+        chain[i] = current
+    return chain
