@@ -61,6 +61,10 @@ def _to_wire(value):
 class StudentModule:
     """The submission's module, living in a worker. Attribute access gives a remote function."""
 
+    # What runs the module: a forked, confined worker. grader.inprocess swaps in an in-process stand-in
+    # for trusted code only (the protocol-overhead benchmark); grading never does.
+    worker_class = Worker
+
     def __init__(self, zygote: Zygote, submission: str, module: str, attributes: list[str],
                  device: str, limits: Limits, scratch: str | None = None):
         self._zygote, self._submission, self._module = zygote, submission, module
@@ -81,7 +85,8 @@ class StudentModule:
         self.close()
         if self._problem_deadline is None:
             self._problem_deadline = time.monotonic() + self._limits.problem_budget_s
-        self._worker = Worker(self._zygote, self._submission, self._device, self._limits, self._scratch)
+        self._worker = self.worker_class(self._zygote, self._submission, self._device, self._limits,
+                                         self._scratch)
         try:
             reply = self._worker.request("load", {"module": self._module, "attributes": self._attributes},
                                          timeout=self._limits.load_timeout_s)
