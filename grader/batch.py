@@ -349,6 +349,7 @@ def serve() -> None:
     zygote = Zygote(hide=config["hide"]).start()
     channel.write(json.dumps({"hello": {"pid": os.getpid(), "isolation": zygote.level,
                                         "warnings": zygote.warnings}}) + "\n")
+    bank_dir = Path(config["bank"])
     try:
         for line in sys.stdin:
             task = json.loads(line)
@@ -356,6 +357,12 @@ def serve() -> None:
                 report = grade_task(task, problems, reference_dir=reference, seed=config["seed"],
                                     device=config["device"], zygote=zygote, scratch_root=config["scratch"],
                                     limits=Limits())
+                # Specs are imported afresh for each submission: a bank edited mid-batch must not
+                # be recorded under the version the batch started with.
+                found = bank_version(bank_dir, reference)
+                if found != config["bank_version"]:
+                    raise BatchError(f"the problem bank or the reference changed during the batch (version "
+                                     f"{found[:12]}, the batch started with {config['bank_version'][:12]})")
                 answer = {"report": report}
             except Exception as error:  # noqa: BLE001 - the grader's own failure on this submission
                 answer = {"error": f"{type(error).__name__}: {error}"}
@@ -456,8 +463,10 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, jobs: int, *, problems, bank_dir: Path, reference_dir, seed: int, device: str,
-                 hide: list[str], timeout_s: float = DEFAULT_SUBMISSION_TIMEOUT_S, require_isolation=None):
+                 hide: list[str], bank_version: str, timeout_s: float = DEFAULT_SUBMISSION_TIMEOUT_S,
+                 require_isolation=None):
         self.jobs, self.problems, self.bank_dir, self.reference_dir = jobs, problems, bank_dir, reference_dir
+        self.bank_version = bank_version
         self.seed, self.device, self.hide, self.timeout_s = seed, device, hide, timeout_s
         self.require_isolation = require_isolation
         self.isolation: dict | None = None
@@ -470,7 +479,7 @@ class LocalExecutor:
             (scratch / "tasks").mkdir()
             config = {"parent": os.getpid(), "bank": str(self.bank_dir), "problems": [p.id for p in self.problems],
                       "reference": str(self.reference_dir) if self.reference_dir else None, "seed": self.seed,
-                      "device": self.device, "scratch": str(scratch / "tasks"),
+                      "device": self.device, "scratch": str(scratch / "tasks"), "bank_version": self.bank_version,
                       "hide": sorted(set(self.hide) | {str(scratch)})}
             self._loop(list(submissions), on_outcome, config, scratch)
 
@@ -588,7 +597,10 @@ def grade_remote(task: dict, settings: dict) -> dict:
             raise BatchError(f"the worker's problem bank is version {found[:12]}, the batch's {settings['bank_version'][:12]} "
                              "(install the same bank and reference on every worker)")
         _pin_threads()
-        return grade_task(task, problems, reference_dir=reference, seed=settings["seed"], device=settings["device"])
+        report = grade_task(task, problems, reference_dir=reference, seed=settings["seed"], device=settings["device"])
+        if bank_version(bank_dir, reference) != found:
+            raise BatchError("the worker's problem bank or reference changed while it graded")
+        return report
 
 
 class DaskExecutor:
@@ -726,7 +738,7 @@ def run_batch(directory: Path, problems, gradebook, *, jobs: int = 1, executor: 
         hide = hidden_paths(Path(directory), problems, reference_dir)
         hide += extra_hidden([Path(directory), Path(gradebook.path).resolve().parent])
         runner = LocalExecutor(jobs, problems=problems, bank_dir=bank_dir, reference_dir=reference_dir, seed=seed,
-                               device=device, hide=sorted(set(hide)), timeout_s=timeout_s,
+                               device=device, hide=sorted(set(hide)), bank_version=version, timeout_s=timeout_s,
                                require_isolation=require_isolation)
     try:
         runner.run(to_grade, record)
@@ -840,7 +852,7 @@ def command(args) -> int:
         render_summary(summary, console)
         write_atomic(html_path, summary_html(summary, f"Batch summary: {Path(args.directory).resolve().name}"))
         if args.csv is not None:
-            write_export(gradebook, "csv", args.csv, names=[s.name for s in submissions])
+            write_export(gradebook, "csv", args.csv, gradings=gradings)
     finally:
         gradebook.close()
     isolation = result.isolation or {}

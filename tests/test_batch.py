@@ -233,6 +233,23 @@ def test_a_hang_past_the_timeout_costs_only_its_submission_and_is_retried(tmp_pa
     assert scores["hang"][0] == 5.0 and scores["correct"][0] == 6.0
 
 
+def test_a_bank_edited_mid_batch_is_not_recorded_under_the_old_version(tmp_path):
+    bank = tmp_path / "bank"
+    shutil.copytree(FIXTURE_BANK, bank)
+    directory = copy_submissions(tmp_path / "hw", "correct")
+    spec = bank / "toy" / "square" / "spec.py"
+
+    def edit_the_bank(to_grade, skipped):  # after the batch computed its bank version
+        spec.write_text(spec.read_text() + "\n# edited while the batch runs\n")
+
+    with open_gradebook(tmp_path / "gb.sqlite") as gradebook:
+        result = run_batch(directory, load_bank(bank), gradebook, reference_dir=FIXTURE_REFERENCE, bank_dir=bank,
+                           on_start=edit_the_bank)
+        assert [o.submission.name for o in result.errored] == ["correct"]
+        assert "changed during the batch" in result.errored[0].error
+        assert gradebook.graded_keys() == set()
+
+
 GRANDPARENT_KILLER = """
 import os, signal
 
@@ -359,7 +376,11 @@ def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(tmp_path):
     for copy in range(3):  # more of the fast ones, so the kill lands mid-batch
         shutil.copytree(FIXTURE_SUBMISSIONS / "correct", directory / f"correct_{copy}")
     db = tmp_path / "gb.sqlite"
-    batch_process = run_grade("batch", str(directory), "-j", "1", "--db", str(db), "--device", "cpu")
+    # a SIGKILLed batch cannot remove its scratch directory: keep it where pytest cleans up
+    scratch = {"TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    batch_process = run_grade("batch", str(directory), "-j", "1", "--db", str(db), "--device", "cpu",
+                              env_extra=scratch)
     try:
         assert wait_until(lambda: len(graded_rows(db)) >= 2 or batch_process.poll() is not None, 180, 0.05)
         assert batch_process.poll() is None, batch_process.communicate()
@@ -372,7 +393,7 @@ def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(tmp_path):
     before = graded_rows(db)
     assert 2 <= len(before) < len(names) + 3
     assert_gone(helpers, timeout=20)  # nothing of the killed batch keeps grading
-    finished = run_grade("batch", str(directory), "-j", "2", "--db", str(db), "--device", "cpu")
+    finished = run_grade("batch", str(directory), "-j", "2", "--db", str(db), "--device", "cpu", env_extra=scratch)
     out, err = finished.communicate(timeout=300)
     assert finished.returncode == 0, err
     assert f"{len(before)} already graded (skipped)" in out
