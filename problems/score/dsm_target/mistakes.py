@@ -1,7 +1,6 @@
 """Known mistakes in dsm_target, each a drop-in replacement with the same signature."""
 
 import numpy as np
-import torch
 
 from grader.bank import mistake, probe
 

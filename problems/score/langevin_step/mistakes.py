@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import torch
 
 from grader.bank import mistake, probe
 from grader.spec import harness_callable

@@ -3,7 +3,7 @@
 import numpy as np
 
 from grader.spec import assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
-from grader.strategies import arrays, broadcastable_shapes, reals
+from grader.strategies import arrays, broadcastable_shapes
 
 LOG_DENSITIES = (-50.0, 50.0)
 LARGE_LOG_DENSITIES = (-1e4, 1e4)
