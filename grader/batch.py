@@ -829,6 +829,8 @@ def command(args) -> int:
         if progress is not None:
             progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
             progress.advance(state["task"])
+            if state["done"] == state["total"]:
+                progress.stop()  # the rate and ETA of a finished batch would keep decaying
         else:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
 

@@ -102,7 +102,7 @@ def render_summary(summary: BatchSummary, console: Console) -> None:
                              f"({max_score:g} points, mean {mean:.2f})")
         if unavailable:
             line.append(f", {unavailable} could not be loaded", style="red")
-        console.print(line)
+        console.print(line, soft_wrap=True)
         most = max(histogram)
         for label, count in zip(BINS, histogram):
             console.print(Text.assemble(f"  {label:>7} ", (f"{_bar(count, most):<{BAR_WIDTH}}", "cyan"), f" {count}"))

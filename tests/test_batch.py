@@ -5,7 +5,6 @@ submission that cannot touch its classmates, their scores or the gradebook."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -13,23 +12,24 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
-import time
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from grader.bank import REPO_ROOT, load_bank, select
-from grader.batch import (Submission, discover, file_hash, read_tree, run_batch, safe_extract, tree_hash)
+from grader.bank import REPO_ROOT, load_bank
+from grader.batch import discover, file_hash, read_tree, run_batch, safe_extract, tree_hash
 from grader.gradebook import open_gradebook
 from grader.isolation import landlock_abi, seccomp_available
 from grader.runner import grade
 from grader.submission import SubmissionRefused
 
-from conftest import FIXTURE_BANK, FIXTURE_REFERENCE, FIXTURE_SUBMISSIONS, assert_gone, exists, tree_of, wait_until
+from conftest import (FIXTURE_BANK, FIXTURE_REFERENCE, FIXTURE_SUBMISSIONS, SCHEMA_PATH, assert_gone, tree_of,
+                      wait_until)
 
 BANK = load_bank(FIXTURE_BANK)
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 
 
 def make_zip(path: Path, entries: dict[str, bytes], *, links: dict[str, str] = ()) -> Path:
@@ -177,6 +177,9 @@ def expected_scores(mixed_class, zygote):
 def test_local_batch_with_two_jobs_matches_grading_one_by_one(mixed_class, expected_scores, tmp_path):
     result, scores, rows, errors = batch(mixed_class, tmp_path / "gb.sqlite", jobs=2)
     assert scores == expected_scores
+    with open_gradebook(tmp_path / "gb.sqlite") as gradebook:
+        for grading in gradebook.latest():  # the stored reports are the engine's JSON reports
+            jsonschema.Draft202012Validator(SCHEMA).validate(grading.report)
     assert (rows, errors, len(result.graded), len(result.errored)) == (6, 0, 6, 0)
     assert result.isolation["isolation"] in ("minimal", "standard", "strong")
     with open_gradebook(tmp_path / "gb.sqlite") as gradebook:
