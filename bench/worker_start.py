@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "worker_start.json")
     args = parser.parse_args()
 
+    load_before = __import__("os").getloadavg()
     started = time.perf_counter()
     zygote = Zygote().start()
     zygote_start = time.perf_counter() - started
@@ -73,6 +74,8 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": __import__("os").cpu_count()},
         "versions": versions(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in __import__("os").getloadavg()],
         "zygote_start_s": round(zygote_start, 4),
         "worker_start_from_zygote_s": {"median": round(fork_median, 5), "p90": round(sorted(forks)[int(0.9 * len(forks))], 5),
                                        "samples": len(forks)},
