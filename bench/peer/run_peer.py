@@ -48,7 +48,10 @@ def otter_version(venv: Path) -> str | None:
     if not otter.exists():
         return None
     done = subprocess.run([str(otter), "--version"], capture_output=True, text=True, timeout=120)
-    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "Otter-Grader version" in line]
+    return lines[0].split(":", 1)[1].strip() if lines else "unknown"
 
 
 def expose_torch(venv: Path) -> None:
