@@ -11,6 +11,7 @@ Measures, on a snapshot of the bank (edits in the working tree mid-run change no
   overhead (fork, confinement, framing, serialising every call);
 - the share of the worker run's wall time spent outside the properties' own computation (their
   in-process durations): zygote start, worker start, protocol, reporting;
+- the median latency of one small call through a worker and in-process;
 - with CUDA present, the same through workers with ``--device cuda``: the ratio to the CPU and
   whether every property's status is identical; without it, why that part was skipped.
 
@@ -57,6 +58,41 @@ def timed(problems, reference: Path, scratch: Path, *, device: str = "cpu", in_p
     return time.perf_counter() - started, result
 
 
+def call_latency(zygote: Zygote, reference: Path, count: int) -> dict:
+    """Median seconds of one small call (kl_normal on four scalars) through a worker and in-process:
+    the per-call price every property pays for each call it makes."""
+    import statistics
+
+    from grader.sandbox import Limits
+    from grader.values import StudentModule
+
+    timings = {}
+    for mode in ("worker", "in_process"):
+        with trusted_in_process() if mode == "in_process" else _nothing():
+            module = StudentModule(zygote, str(reference), "divergences", ["kl_normal"], "cpu", Limits())
+            module.load()
+            samples = []
+            try:
+                for _ in range(count):
+                    started = time.perf_counter()
+                    module.kl_normal(0.5, 1.5, -0.3, 0.8)
+                    samples.append(time.perf_counter() - started)
+            finally:
+                module.close()
+        timings[mode] = statistics.median(samples)
+    return {"calls": count, "worker_median_us": round(timings["worker"] * 1e6, 1),
+            "in_process_median_us": round(timings["in_process"] * 1e6, 1),
+            "ratio": round(timings["worker"] / timings["in_process"], 2)}
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def property_seconds(result) -> float:
     return sum(q.duration_s for p in result.problems for q in p.properties)
 
@@ -99,6 +135,7 @@ def main() -> None:
                 zygote.wait_ready()
                 warm.append(timed(problems, reference, scratch, zygote=zygote))
                 local.append(timed(problems, reference, scratch, in_process=True, zygote=zygote))
+                latency = call_latency(zygote, reference, 300)
         (cold_s, cold_result), (warm_s, warm_result), (local_s, local_result) = (min(r, key=lambda x: x[0])
                                                                                 for r in (cold, warm, local))
         cuda = cuda_part(problems, reference, scratch, warm_s, warm_result)
@@ -116,6 +153,7 @@ def main() -> None:
         "in_process_wall_s": round(local_s, 2),
         "worker_over_in_process": round(warm_s / local_s, 3),
         "cold_worker_over_in_process": round(cold_s / local_s, 3),
+        "one_call": latency,
         "property_seconds_through_workers": round(property_seconds(cold_result), 2),
         "property_seconds_in_process": round(own, 2),
         "share_outside_properties_own_computation": round((cold_s - own) / cold_s, 3),
