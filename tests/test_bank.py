@@ -1,13 +1,15 @@
 """Meta-tests of the problem bank: the reference passes, every catalogued mistake is caught and
 named, and every example submission loses points on its own problem.
 
-Each buggy example is graded on its own problem only: grading it on its whole module (that it loses
-nothing elsewhere) and the reference under many seeds are `grade audit`'s work, which course staff
-run before releasing an assignment; here two seeds keep the suite within CI's time."""
+Each catalogued mistake has an example submission with exactly that mistake, graded here on its own
+problem: it must lose points, show a counterexample and be named. The rest is `grade audit`'s work,
+which course staff run before releasing an assignment (docs/audit.md): the reference and the correct
+examples under many seeds, each catalogued implementation substituted into the reference, and each
+buggy example graded on its whole module (it loses nothing elsewhere). Here the reference runs at
+seed 1 and the correct examples at seed 0, which keeps the suite within CI's time."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -56,10 +58,9 @@ def test_problem_metadata_is_consistent(problem):
     assert problem.statement and problem.source
 
 
-@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("problem", BANK, ids=lambda p: p.id)
-def test_reference_scores_full_marks(zygote, problem, seed):
-    result = _grade(REFERENCE, [problem], zygote, seed)
+def test_reference_scores_full_marks(zygote, problem):
+    result = _grade(REFERENCE, [problem], zygote, seed=1)  # the correct examples run at seed 0
     assert _losing(result) == {}, [
         (p.id, q.name, q.message) for p in result.problems for q in p.properties if q.status != "passed"]
     assert result.score == result.max_score > 0
@@ -71,19 +72,6 @@ def test_correct_examples_score_full_marks(zygote, submission):
     result = _grade(submission, problems, zygote)
     assert _losing(result) == {}
     assert all(p.diagnosis is None for p in result.problems), "a correct submission must never get a diagnosis"
-
-
-@pytest.mark.parametrize("problem,mistake", MISTAKES, ids=lambda v: getattr(v, "id", None))
-def test_every_catalogued_mistake_loses_points(zygote, tmp_path, problem, mistake):
-    for module in REFERENCE.glob("*.py"):
-        shutil.copy(module, tmp_path / module.name)
-    target = tmp_path / f"{problem.module}.py"
-    # A later definition of the same name replaces the reference's function.
-    target.write_text(target.read_text() + "\n\nimport math\nimport torch\n\n" + mistake.source())
-    result = _grade(tmp_path, [problem], zygote)
-    assert result.problems[0].score < result.problems[0].max_score, \
-        f"mistake {mistake.id} of {problem.id} passes every property"
-    assert _named(result.problems[0]) == [mistake.id], result.problems[0].diagnosis
 
 
 def test_every_catalogued_mistake_has_an_example_submission():
