@@ -243,16 +243,9 @@ def report_paths(args, environ=None) -> dict[str, Path]:
 
 
 def command_ci(args) -> int:
-    from grader.bank import default_reference_dir, load_bank, select
-    from grader.cli import UsageError
-    from grader.runner import hidden_paths
-    from grader.sandbox import Zygote, configured_layers
+    from grader.cli import UsageError, launch_grading, submission_dir
 
-    submission = Path(args.submission)
-    if not submission.exists():
-        raise UsageError(f"submission not found: {submission}")
-    if not submission.is_dir():
-        raise UsageError(f"submission must be a directory of Python modules: {submission}")
+    submission = submission_dir(args.submission)
     paths = report_paths(args)
     actions = in_github_actions()
     if actions:
@@ -260,18 +253,7 @@ def command_ci(args) -> int:
             target = os.environ.get(variable)
             if target and Path(target).is_dir():
                 raise UsageError(f"${variable} names a directory: {target}")
-    problems = select(load_bank(), args.problems)
-    reference = default_reference_dir()
-    reference = reference if reference.is_dir() else None
-    if args.device == "cuda":
-        from grader.cli import resolve_device
-
-        resolve_device("cuda")  # fail fast, before booting anything
-    try:
-        layers = configured_layers()
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    zygote = Zygote(hide=hidden_paths(submission, problems, reference), layers=layers).launch()
+    problems, reference, zygote = launch_grading(args, submission)
     try:
         result = _grade(args, submission, problems, reference, zygote)
     finally:

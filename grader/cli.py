@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "of the grader's checkout)")
     audit.add_argument("--json", metavar="FILE", type=Path, help="write the audit as JSON to FILE")
     audit.add_argument("-j", "--jobs", type=int, default=1, help="gradings in parallel, one zygote each (default 1)")
-    audit.set_defaults(handler=command_audit)
+    audit.set_defaults(handler=_lazy("grader.audit"))
 
     batch = commands.add_parser("batch", help="grade every submission (sub-directory or .zip) of a directory")
     batch.add_argument("directory", metavar="DIR", help="directory holding one sub-directory or .zip per submission")
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds one submission may take before its grading process is killed (default 3600)")
     batch.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
                        help="refuse to grade (exit 2) unless workers reach this isolation level")
-    batch.set_defaults(handler=command_batch)
+    batch.set_defaults(handler=_lazy("grader.batch"))
 
     export = commands.add_parser("export", help="export a gradebook (csv, gradescope, canvas) or per-submission reports")
     export.add_argument("--db", metavar="FILE", type=Path, default=Path("gradebook.sqlite"),
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--assignment", metavar="NAME", default="Autograder",
                         help="Canvas assignment column, e.g. 'HW1 (1234)' with its Canvas id (default: Autograder)")
     export.add_argument("--reports", metavar="DIR", type=Path, help="write a report folder per submission under DIR")
-    export.set_defaults(handler=command_export)
+    export.set_defaults(handler=_lazy("grader.export"))
 
     ci = commands.add_parser("ci", help="grade in CI: GitHub step summary, annotations, report files, exit status")
     ci.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "on GitHub Actions, else ./grade-report)")
     for kind, what in (("json", "JSON report"), ("junit", "JUnit XML report"), ("markdown", "Markdown summary")):
         ci.add_argument(f"--{kind}", metavar="FILE", type=Path, help=f"write the {what} to FILE instead")
-    ci.set_defaults(handler=command_ci)
+    ci.set_defaults(handler=_lazy("grader.ci", "command_ci"))
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder, or run one")
     steps = gradescope.add_subparsers(dest="gradescope_command", metavar="STEP", parser_class=_Parser, required=True)
@@ -156,51 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="refuse to grade below this isolation level on Gradescope (default: standard)")
     build.add_argument("--torch", metavar="VERSION",
                        help="torch version setup.sh installs from the CPU wheel index (default: this one's)")
-    build.set_defaults(handler=command_gradescope_build)
+    build.set_defaults(handler=_lazy("grader.gradescope", "command_build"))
     autograde = steps.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json (run_autograder)")
     autograde.add_argument("--root", metavar="DIR", type=Path,
                            help="the autograder tree (default: $AUTOGRADER_ROOT, else /autograder)")
     autograde.add_argument("--source", metavar="DIR", type=Path, help="the unzipped bundle (default: ROOT/source)")
     autograde.add_argument("--check", action="store_true",
                            help="only check that the bank loads and print the isolation level (setup.sh)")
-    autograde.set_defaults(handler=command_gradescope_run)
+    autograde.set_defaults(handler=_lazy("grader.gradescope", "command_run"))
     return parser
 
 
-def command_gradescope_build(args) -> int:
-    from grader.gradescope import command_build
+def _lazy(module: str, name: str = "command"):
+    """A sub-command whose logic lives in its own module, imported only when that command runs (so
+    ``grade list`` never imports Dask)."""
 
-    return command_build(args)
+    def handler(args) -> int:
+        import importlib
 
+        return getattr(importlib.import_module(module), name)(args)
 
-def command_gradescope_run(args) -> int:
-    from grader.gradescope import command_run
-
-    return command_run(args)
-
-
-def command_ci(args) -> int:
-    from grader.ci import command_ci as run_ci
-
-    return run_ci(args)
-
-
-def command_audit(args) -> int:
-    from grader.audit import command
-
-    return command(args)
-
-
-def command_batch(args) -> int:
-    from grader.batch import command
-
-    return command(args)
-
-
-def command_export(args) -> int:
-    from grader.export import command
-
-    return command(args)
+    return handler
 
 
 def resolve_device(requested: str) -> str:
@@ -267,30 +243,49 @@ def command_check(args) -> int:
     return command_run(args)
 
 
-def command_run(args) -> int:
-    from grader.bank import default_reference_dir, load_bank, select
-    from grader.runner import hidden_paths
-    from grader.sandbox import Zygote, configured_layers
-
-    submission = Path(args.submission)
+def submission_dir(text: str) -> Path:
+    """The submission argument of run, check and ci: an existing directory, or a usage error."""
+    submission = Path(text)
     if not submission.exists():
         raise UsageError(f"submission not found: {submission}")
     if not submission.is_dir():
         raise UsageError(f"submission must be a directory of Python modules: {submission}")
-    _check_report_paths(args)
+    return submission
+
+
+def launch_grading(args, submission: Path, *, self_check: bool = False):
+    """Select the problems, find the reference (never for a self-check, nor where it is not installed:
+    a course's student copy of the bank), fail fast on an impossible device, and launch the zygote
+    with everything the worker must not see hidden. Returns (problems, reference, zygote); the caller
+    closes the zygote. The zygote boots (imports torch) while the caller goes on."""
+    from grader.bank import default_reference_dir, load_bank, select
+
     problems = select(load_bank(), args.problems)
-    # A self-check never reads the reference, even where it is installed.
-    reference = None if getattr(args, "self_check", False) else default_reference_dir()
+    reference = None if self_check else default_reference_dir()
     if reference is not None and not reference.is_dir():
-        reference = None  # not installed (a course's student copy of the bank): a self-check too
+        reference = None
     if args.device == "cuda":
-        resolve_device("cuda")  # fail fast, before booting anything
-    hide = hidden_paths(submission, problems, reference)
+        resolve_device("cuda")  # before booting anything
+    return problems, reference, launch_zygote(submission, problems, reference)
+
+
+def launch_zygote(submission: Path, problems, reference: Path | None):
+    """A zygote at the configured isolation layers (GRADE_ISOLATION_LAYERS) that hides the bank, the
+    reference and the original submission from workers; a bad layer list is a usage error."""
+    from grader.runner import hidden_paths
+    from grader.sandbox import Zygote, configured_layers
+
     try:
         layers = configured_layers()
     except ValueError as error:
         raise UsageError(str(error)) from None
-    zygote = Zygote(hide=hide, layers=layers).launch()  # boots (imports torch) while the grader resolves the device
+    return Zygote(hide=hidden_paths(submission, problems, reference), layers=layers).launch()
+
+
+def command_run(args) -> int:
+    submission = submission_dir(args.submission)
+    _check_report_paths(args)
+    problems, reference, zygote = launch_grading(args, submission, self_check=getattr(args, "self_check", False))
     try:
         return _run(args, submission, problems, reference, zygote)
     finally:

@@ -23,7 +23,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -142,7 +141,9 @@ def build(out: Path, problems: list[Problem], bank_dir: Path, reference_dir: Pat
         _add(archive, CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
         for name, path in bundle_files(problems, bank_dir, reference_dir):
             _add(archive, name, path.read_bytes())
-    _write_bytes_atomic(Path(out), buffer.getvalue())
+    from grader.report import write_atomic
+
+    write_atomic(Path(out), buffer.getvalue())
     return config
 
 
@@ -151,24 +152,6 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, *, executable: bool =
     info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
     info.compress_type = zipfile.ZIP_DEFLATED
     archive.writestr(info, data)
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --- running on Gradescope ------------------------------------------------------------------------
@@ -235,10 +218,9 @@ def command_run(args) -> int:
     from rich.console import Console
 
     from grader.bank import load_bank, select
-    from grader.cli import EXIT_OK, UsageError
+    from grader.cli import EXIT_OK, UsageError, launch_zygote
     from grader.report import render, to_gradescope, write_atomic
-    from grader.runner import grade, hidden_paths
-    from grader.sandbox import Zygote, configured_layers
+    from grader.runner import grade
 
     root = Path(args.root) if args.root is not None else default_root()
     source = Path(args.source) if args.source is not None else root / "source"
@@ -251,11 +233,7 @@ def command_run(args) -> int:
     if not upload.is_dir():
         raise UsageError(f"no submission at {upload}")
     submission = submission_root(upload, {p.module for p in problems})
-    try:
-        layers = configured_layers()
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    zygote = Zygote(hide=hidden_paths(submission, problems, reference), layers=layers).launch()
+    zygote = launch_zygote(submission, problems, reference)
     try:
         result = grade(submission, problems, device=config.get("device", "cpu"), seed=int(config.get("seed", 0)),
                        reference_dir=reference, zygote=zygote, require_isolation=config.get("require_isolation"))

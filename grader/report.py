@@ -68,8 +68,9 @@ def _capped(text: str) -> str:
     return text[:MAX_REPORTED_OUTPUT - len(marker)] + marker
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``text`` so that readers see the old file or the whole new one, never a torn write."""
+def write_atomic(path: Path, text: str | bytes, *, mode: int = 0o644) -> None:
+    """Write ``text`` so that readers see the old file or the whole new one, never a torn write.
+    ``mode`` replaces mkstemp's 0600 (a report or bundle is read by other users and tools)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -78,6 +79,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
             stream.write(text.encode("utf-8") if isinstance(text, str) else text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         try:
