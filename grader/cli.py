@@ -40,17 +40,22 @@ def _percent(text: str) -> float:
     return value
 
 
+def _add_submission_options(parser, verb: str) -> None:
+    """What run, check and ci share: the submission, the problems, the device and the seed."""
+    parser.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
+    parser.add_argument("--problem", action="append", metavar="ID", dest="problems",
+                        help=f"{verb} only this problem (module.name) or module; repeatable")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the student's code runs (auto: CUDA when available)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="grade", description="Grade deep-generative-models coursework against the problem bank.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser("run", help="grade one submission (a directory of Python modules)")
-    run.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
-    run.add_argument("--problem", action="append", metavar="ID", dest="problems",
-                     help="grade only this problem (module.name) or module; repeatable")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                     help="where the student's code runs (auto: CUDA when available)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    _add_submission_options(run, "grade")
     _add_report_options(run)
     run.add_argument("--show-hidden", action="store_true",
                      help="staff only: show hidden properties' inputs and messages in every report")
@@ -61,12 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="self-check a submission without the reference solution "
                                               "(reference-free properties only)")
-    check.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
-    check.add_argument("--problem", action="append", metavar="ID", dest="problems",
-                       help="check only this problem (module.name) or module; repeatable")
-    check.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                       help="where the student's code runs (auto: CUDA when available)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    _add_submission_options(check, "check")
     _add_report_options(check)
     check.set_defaults(handler=command_check, show_hidden=False, fail_under=None, require_isolation=None)
 
@@ -128,12 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_lazy("grader.export"))
 
     ci = commands.add_parser("ci", help="grade in CI: GitHub step summary, annotations, report files, exit status")
-    ci.add_argument("submission", metavar="SUBMISSION", help="directory holding the student's modules")
-    ci.add_argument("--problem", action="append", metavar="ID", dest="problems",
-                    help="grade only this problem (module.name) or module; repeatable")
-    ci.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                    help="where the student's code runs (auto: CUDA when available)")
-    ci.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
+    _add_submission_options(ci, "grade")
     ci.add_argument("--fail-under", metavar="PCT", type=_percent,
                     help="exit with status 1 when the score is below PCT percent")
     ci.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
