@@ -12,10 +12,11 @@ and numpy.
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
@@ -40,7 +41,7 @@ ALLOWED_DTYPES = frozenset(
     )
 )
 _LENGTH = struct.Struct(">I")
-_BLOB_LENGTH = struct.Struct(">Q")
+_SLICE = 1 << 16  # bytes asked for by each read of a frame
 
 
 class ProtocolError(Exception):
@@ -58,43 +59,92 @@ class FrameTimeout(ProtocolError):
 # --- values <-> tagged tree -------------------------------------------------------------------
 
 
+_MAGIC = b"\x93NUMPY\x01\x00"  # .npy format version 1.0, the only one written or read
+_HEADER_LENGTH = struct.Struct("<H")
+_ARRAY_ALIGN = 64  # numpy pads magic + length + header to a multiple of this
+_CACHED_HEADER_BYTES = 256
+_DESCRS = {dtype.str: dtype for dtype in ALLOWED_DTYPES}
+# The one header layout numpy's own writer produces (and this module writes), nothing looser: the
+# header is never evaluated, only matched, so a hostile one cannot cost more than a regex match.
+_NPY_HEADER = re.compile(
+    r"\{'descr': (?P<descr>.*?), 'fortran_order': (?P<fortran>True|False), "
+    r"'shape': \((?P<shape>[0-9, ]*)\), \} *\n",
+    re.DOTALL,
+)
+_DESCR_LITERAL = re.compile(r"'([<>|=][a-zA-Z][0-9]*)'")
+_KIND_NAMES = {"O": "object", "V": "structured", "U": "str", "S": "bytes", "c": "complex",
+               "M": "datetime64", "m": "timedelta64"}
+
+
 def encode_array_bytes(array: np.ndarray) -> bytes:
+    """One array as ``.npy`` (version 1.0, C order): byte for byte what ``np.save`` writes."""
     array = np.asarray(array)
     if array.dtype not in ALLOWED_DTYPES:
         raise ProtocolError(f"arrays of dtype {array.dtype} cannot cross the boundary")
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (array.dtype.str, array.shape)
+    padding = _ARRAY_ALIGN - (len(_MAGIC) + _HEADER_LENGTH.size + len(header) + 1) % _ARRAY_ALIGN
+    header = (header + " " * (padding % _ARRAY_ALIGN) + "\n").encode("latin1")
+    return b"".join([_MAGIC, _HEADER_LENGTH.pack(len(header)), header,
+                     np.ascontiguousarray(array).tobytes()])
 
 
 def decode_array_bytes(blob: bytes) -> np.ndarray:
-    """Parse one ``.npy`` blob, refusing pickles, object dtypes and inconsistent sizes."""
-    stream = io.BytesIO(blob)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ProtocolError(f"unsupported .npy version {version}")
-    except ProtocolError:
-        raise
-    except Exception as error:  # numpy raises ValueError and friends on garbage
-        raise ProtocolError(f"malformed .npy header: {error}") from None
-    if dtype.hasobject or dtype not in ALLOWED_DTYPES:
-        raise ProtocolError(f"arrays of dtype {dtype} are not accepted")
-    if len(shape) > MAX_NDIM or any((not isinstance(n, int)) or n < 0 for n in shape):
-        raise ProtocolError(f"array shape {shape} is not accepted")
+    """Parse one ``.npy`` blob, refusing pickles, object dtypes and inconsistent sizes.
+
+    The header must have numpy's exact layout with a whitelisted ``descr``: it is matched, never
+    evaluated, and the payload's size is checked against the shape before anything is allocated.
+    """
+    if len(blob) < len(_MAGIC) + _HEADER_LENGTH.size or blob[:6] != _MAGIC[:6]:
+        raise ProtocolError("malformed .npy blob: no .npy magic")
+    if blob[6:8] != _MAGIC[6:8]:
+        raise ProtocolError(f"unsupported .npy version {tuple(blob[6:8])}")
+    (length,) = _HEADER_LENGTH.unpack_from(blob, len(_MAGIC))
+    start = len(_MAGIC) + _HEADER_LENGTH.size
+    if start + length > len(blob):
+        raise ProtocolError("malformed .npy header: shorter than announced")
+    header = bytes(blob[start:start + length])
+    # numpy's (and our) headers are padded to 118 bytes or so; a longer one is parsed but not cached,
+    # so that a hostile worker cannot fill the cache with large keys.
+    parse = _parse_npy_header if length <= _CACHED_HEADER_BYTES else _parse_npy_header.__wrapped__
+    dtype, shape, order = parse(header)
     count = math.prod(shape)
-    payload = blob[stream.tell():]
+    payload = memoryview(blob)[start + length:]
     if count * dtype.itemsize != len(payload):
         raise ProtocolError(
             f"array of shape {shape} and dtype {dtype} needs {count * dtype.itemsize} bytes, "
             f"frame holds {len(payload)}"
         )
     flat = np.frombuffer(payload, dtype=dtype, count=count).copy()
-    return flat.reshape(shape, order="F" if fortran_order else "C")
+    return flat.reshape(shape, order=order)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_npy_header(header: bytes) -> tuple[np.dtype, tuple[int, ...], str]:
+    """``(dtype, shape, order)`` of a header; the same few headers recur in every call, hence the
+    cache (a refused header raises, and exceptions are not cached)."""
+    match = _NPY_HEADER.fullmatch(header.decode("latin1"))
+    if match is None:
+        raise ProtocolError("malformed .npy header")
+    descr = _DESCR_LITERAL.fullmatch(match["descr"])
+    dtype = _DESCRS.get(descr[1]) if descr else None
+    if dtype is None:
+        kind = descr[1][1] if descr else "V"
+        name = _KIND_NAMES.get(kind, descr[1] if descr else "structured")
+        raise ProtocolError(f"arrays of dtype {name} are not accepted")
+    return dtype, _parse_shape(match["shape"]), "F" if match["fortran"] == "True" else "C"
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    """``()``, ``(3,)`` or ``(2, 3)``'s inside, as numpy writes it; anything else is refused."""
+    parts = [p.strip() for p in text.split(",")]
+    if parts and parts[-1] == "":
+        parts.pop()
+    if len(parts) > MAX_NDIM or not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in parts):
+        raise ProtocolError(f"array shape ({text}) is not accepted")
+    shape = tuple(int(p) for p in parts)
+    if repr(shape)[1:-1] != text:
+        raise ProtocolError(f"array shape ({text}) is not accepted")
+    return shape
 
 
 def encode_value(value, blobs: list[bytes], *, depth: int = 0, convert=None):
@@ -116,7 +166,10 @@ def encode_value(value, blobs: list[bytes], *, depth: int = 0, convert=None):
             raise ProtocolError("integer out of the 64-bit range")
         return {"t": "int", "v": value}
     if isinstance(value, (float, np.floating)):
-        # Floats travel as 0-d arrays: JSON has no NaN or infinity, and the grader must see them.
+        value = float(value)
+        if math.isfinite(value):
+            return {"t": "float", "v": value}  # JSON writes the shortest repr, which reads back exactly
+        # JSON has no NaN or infinity, and the grader must see them: those travel as 0-d arrays.
         blobs.append(encode_array_bytes(np.asarray(value, dtype=np.float64)))
         return {"t": "float", "i": len(blobs) - 1}
     if isinstance(value, str):
@@ -161,6 +214,8 @@ def decode_value(node, arrays: list[np.ndarray], *, depth: int = 0):
         if len(value) > MAX_STR:
             raise ProtocolError("string too long")
         return value
+    if tag == "float" and "v" in node:
+        return _typed(node["v"], float)
     if tag in ("array", "float"):
         index = node.get("i")
         if type(index) is not int or not 0 <= index < len(arrays):
@@ -201,18 +256,24 @@ def _typed(value, kind):
 def pack_frame(message: dict, blobs: list[bytes] = ()) -> bytes:
     header = dict(message)
     header["blobs"] = [len(b) for b in blobs]
-    raw = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
+    raw = _JSON_ENCODER.encode(header).encode()
     if len(raw) > MAX_HEADER_BYTES:
         raise ProtocolError("frame header too large")
     return b"".join([_LENGTH.pack(len(raw)), raw, *blobs])
 
 
-def unpack_header(raw: bytes) -> dict:
-    def refuse_constant(name):
-        raise ProtocolError(f"non-standard JSON constant {name}")
+def _refuse_constant(name):
+    raise ProtocolError(f"non-standard JSON constant {name}")
 
+
+# Built once: json.dumps and json.loads with options build a new coder on every call.
+_JSON_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def unpack_header(raw: bytes) -> dict:
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+        header = _JSON_DECODER.decode(bytes(raw).decode("utf-8"))
     except ProtocolError:
         raise
     except (ValueError, RecursionError) as error:
@@ -242,10 +303,13 @@ class FrameReader:
     def __init__(self, fd: int, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         self.fd = fd
         self.max_frame_bytes = max_frame_bytes
+        # Bytes read past the end of the last frame: a small frame usually arrives in one read, so
+        # each read asks for a whole slice and keeps what belongs to the next frame.
+        self._buffer = bytearray()
 
-    def _read_exact(self, count: int, deadline: float | None) -> bytes:
-        chunks, remaining = [], count
-        while remaining:
+    def _read_exact(self, count: int, deadline: float | None) -> bytearray:
+        buffer = self._buffer
+        while len(buffer) < count:
             if deadline is not None:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0:
@@ -253,12 +317,13 @@ class FrameReader:
                 ready, _, _ = select.select([self.fd], [], [], timeout)
                 if not ready:
                     raise FrameTimeout("no reply before the deadline")
-            chunk = os.read(self.fd, min(remaining, 1 << 20))
+            chunk = os.read(self.fd, min(max(count - len(buffer), _SLICE), 1 << 20))
             if not chunk:
                 raise PeerClosed("connection closed")
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            buffer += chunk
+        data = buffer[:count]
+        del buffer[:count]
+        return data
 
     def read(self, deadline: float | None = None) -> tuple[dict, list[np.ndarray]]:
         """Return ``(header, arrays)``; the header's value nodes still need :func:`decode_value`."""
@@ -269,7 +334,11 @@ class FrameReader:
         total = length + sum(header["blobs"])
         if total > self.max_frame_bytes:
             raise ProtocolError(f"frame of {total} bytes exceeds the {self.max_frame_bytes}-byte cap")
-        arrays = [decode_array_bytes(self._read_exact(n, deadline)) for n in header["blobs"]]
+        payload = memoryview(self._read_exact(total - length, deadline))
+        arrays, offset = [], 0
+        for size in header["blobs"]:
+            arrays.append(decode_array_bytes(payload[offset:offset + size]))
+            offset += size
         return header, arrays
 
 

@@ -112,6 +112,13 @@ def test_floats_round_trip_exactly(value):
     assert type(out) is float and out == value
 
 
+def test_finite_floats_travel_inline_and_the_others_as_blobs():
+    message, blobs = message_with_value({}, "value", (1.5, float("nan"), -0.0))
+    nodes = message["value"]["items"]
+    assert nodes[0] == {"t": "float", "v": 1.5} and nodes[2]["t"] == "float" and "v" in nodes[2]
+    assert nodes[1] == {"t": "float", "i": 0} and len(blobs) == 1
+
+
 def test_nan_and_negative_zero_round_trip():
     nan = roundtrip(float("nan"))
     assert type(nan) is float and math.isnan(nan)
@@ -328,6 +335,59 @@ def test_too_many_dimensions_are_refused():
     assert decode_array_bytes(npy_bytes(np.zeros((1,) * protocol.MAX_NDIM))).ndim == protocol.MAX_NDIM
 
 
+@settings(max_examples=60, database=None, deadline=None)
+@given(hnp.arrays(st.sampled_from(WHITELIST), hnp.array_shapes(min_dims=0, max_dims=8, min_side=0, max_side=3)))
+def test_encoded_arrays_are_exactly_what_numpy_saves(array):
+    # The fast writer produces np.save's bytes, so any .npy tool reads a captured frame.
+    assert encode_array_bytes(array) == npy_bytes(array)
+    assert_same_array(np.load(io.BytesIO(encode_array_bytes(array)), allow_pickle=False), array)
+
+
+def test_fortran_ordered_npy_from_numpy_is_read():
+    array = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(3, 4))
+    assert_same_array(decode_array_bytes(npy_bytes(array)), np.ascontiguousarray(array))
+
+
+def npy_with_header(header: str, payload: bytes = b"\0" * 24) -> bytes:
+    raw = header.encode("latin1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(raw)) + raw + payload
+
+
+@pytest.mark.parametrize("header", [
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }" + " " * 300 + "\n",  # long, uncached
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }\n",
+])
+def test_numpy_layout_headers_of_any_padding_are_read(header):
+    assert decode_array_bytes(npy_with_header(header)).tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("header", [
+    "{'shape': (3,), 'fortran_order': False, 'descr': '<f8', }\n",  # numpy's reader accepts; ours not
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3 ,), }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (+3,), }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3,,), }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (03,), }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3), }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (\u0663,), }\n".encode().decode("latin1"),  # Arabic 3
+    "{'descr': '<f8', 'fortran_order': 0, 'shape': (3,), }\n",
+    "{'descr': \"<f8\", 'fortran_order': False, 'shape': (3,), }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1, }\n",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",  # no newline
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (%s,), }\n" % ("9" * 5000),
+], ids=range(12))
+def test_headers_outside_numpys_exact_layout_are_refused(header):
+    with pytest.raises(ProtocolError):
+        decode_array_bytes(npy_with_header(header))
+
+
+def test_big_endian_arrays_do_not_cross():
+    array = np.arange(3, dtype=">f8")
+    with pytest.raises(ProtocolError):
+        encode_array_bytes(array)
+    with pytest.raises(ProtocolError, match="not accepted"):
+        decode_array_bytes(npy_bytes(array))
+
+
 @pytest.mark.parametrize("blob", [b"", b"garbage", b"\x93NUMPY\x09\x00" + b"\0" * 20,
                                   b"\x93NUMPY\x01\x00\x10\x00{'descr': 1}    \n"])
 def test_malformed_npy_is_refused(blob):
@@ -424,7 +484,8 @@ def test_bad_blob_lists_are_refused(blobs):
     {"t": "int", "v": 2**64}, {"t": "bool", "v": 1}, {"t": "str", "v": 3}, {"t": "tuple", "items": {}},
     {"t": "dict", "items": [["k"]]}, {"t": "dict", "items": [[1, {"t": "none"}]]}, {"v": 1}, {"t": 3}, [],
     "none", None, {"t": "tuple", "items": [{"t": "none"}] * (protocol.MAX_ITEMS + 1)},
-    {"t": "str", "v": "x" * (protocol.MAX_STR + 1)},
+    {"t": "str", "v": "x" * (protocol.MAX_STR + 1)}, {"t": "float", "v": 1}, {"t": "float", "v": "1.5"},
+    {"t": "float", "v": None}, {"t": "float", "v": True},
 ], ids=repr)
 def test_malformed_value_nodes_are_refused(node):
     arrays = [np.zeros(3)]  # one array, not 0-d: a float node pointing at it is malformed
