@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.bank import Problem, load_bank, select
+from grader.scratch import ScratchDirectory
 
 FALSE_FAILURE_BUDGET = 1e-3  # per full grading of a correct submission (see docs/audit.md)
 AUDIT_SCHEMA_VERSION = 1
@@ -128,7 +128,7 @@ def run_job(job: Job) -> dict:
     try:
         folder = Path(job.folder) if job.folder else None
         if job.kind == "mistake":
-            scratch = tempfile.TemporaryDirectory(prefix="grade-audit-")
+            scratch = ScratchDirectory("grade-audit-")
             folder = _with_mistake(_state["reference"], _state["bank"][job.target], job.mistake, Path(scratch.name))
         result = grade(folder, problems, reference_dir=_state["reference"], zygote=_state["zygote"], seed=job.seed)
     except Exception as error:  # noqa: BLE001 - one broken grading must not hide the rest of the audit

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
+from grader.scratch import ScratchDirectory, sweep_stale
 from grader.submission import MAX_BYTES, MAX_FILES, SKIPPED_DIRS, SubmissionRefused
 
 # A grading process that outlives this (per submission) is killed; the bank's own budgets (300 s
@@ -245,7 +246,7 @@ def grade_task(task: dict, problems, *, reference_dir, seed: int, device: str, z
     from grader.runner import _refused, collect_properties, grade, hidden_paths
     from grader.sandbox import Zygote
 
-    with tempfile.TemporaryDirectory(prefix="grade-batch-task-", dir=scratch_root) as scratch:
+    with ScratchDirectory("grade-batch-task-", dir=scratch_root) as scratch:
         folder, refusal = _materialize(task, Path(scratch) / "submission")
         own = zygote is None
         if own:
@@ -308,7 +309,7 @@ def read_tree(path: Path) -> dict:
     staged with the engine's rules first, so a refused submission travels as its refusal."""
     from grader.submission import stage
 
-    with tempfile.TemporaryDirectory(prefix="grade-batch-read-") as scratch:
+    with ScratchDirectory("grade-batch-read-") as scratch:
         try:
             staged = stage(path, Path(scratch) / "copy")
         except SubmissionRefused as refusal:
@@ -474,7 +475,7 @@ class LocalExecutor:
     def run(self, submissions: list[Submission], on_outcome) -> None:
         if not submissions:
             return
-        with tempfile.TemporaryDirectory(prefix="grade-batch-") as scratch:
+        with ScratchDirectory("grade-batch-") as scratch:
             scratch = Path(scratch)
             (scratch / "tasks").mkdir()
             config = {"parent": os.getpid(), "bank": str(self.bank_dir), "problems": [p.id for p in self.problems],
@@ -545,6 +546,9 @@ class LocalExecutor:
                 process.kill()
                 process.end()
             selector.close()
+            # Grading processes killed mid-grading (a timeout, an interrupted batch) could not remove their
+            # scratch copies, which live outside this batch's own directory (workers must not see that one).
+            sweep_stale()
 
     def _handle(self, process: _GradingProcess, message: dict, on_outcome) -> None:
         if "hello" in message:

@@ -7,7 +7,8 @@
     grade list [--json]
 
 Exit status: 0 when grading completed (whatever the score), 1 when the score is below --fail-under,
-2 for usage errors (one line on stderr, no traceback), 3 for an internal error of the grader.
+2 for usage errors (one line on stderr, no traceback), 3 for an internal error of the grader, 130 when
+interrupted (Ctrl-C) and 143 when terminated (SIGTERM); both of those remove the scratch copies first.
 """
 
 from __future__ import annotations
@@ -323,20 +324,54 @@ def _run(args, submission, problems, reference, zygote) -> int:
     return EXIT_OK
 
 
+class _TerminateUnwinds:
+    """While a command runs, SIGTERM raises KeyboardInterrupt where the command is, so that it
+    unwinds exactly as Ctrl-C does (scratch copies removed, batch processes killed, open gradebook
+    transactions rolled back); ``received`` tells the two apart afterwards. Installed in the main
+    thread only (elsewhere, as for a library caller in a thread, the handler is left as it is)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous, self.received = None, False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     from grader.bank import BankError
     from grader.runner import IsolationTooWeak
+    from grader.scratch import sweep_stale
 
     parser = build_parser()
+    terminate = _TerminateUnwinds()
     try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            raise UsageError("a command is required (see grade --help)")
-        return args.handler(args)
+        with terminate:
+            args = parser.parse_args(argv)
+            if args.command is None:
+                raise UsageError("a command is required (see grade --help)")
+            sweep_stale()  # what an earlier grade, killed outright, could not remove
+            return args.handler(args)
     except (UsageError, BankError, IsolationTooWeak) as error:
         print(f"grade: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        if terminate.received:
+            print("grade: terminated", file=sys.stderr)
+            return 143
         print("grade: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the grader's own bug: say so in one line, keep the trace

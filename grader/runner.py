@@ -20,6 +20,7 @@ from grader.bank import Problem
 from grader.plugin import GradingPlugin, Outcome
 from grader.isolation import LEVELS, read_paths_exposing
 from grader.sandbox import PACKAGE_ROOT, Limits, Zygote
+from grader.scratch import ScratchDirectory
 from grader.submission import SubmissionRefused, stage
 from grader.spec import property_info
 
@@ -164,7 +165,7 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
             zygote.close()
         raise
     warnings = zygote.warnings + _exposure_warnings(zygote, problems, reference_dir)
-    scratch = tempfile.TemporaryDirectory(prefix="grade-scratch-")
+    scratch = ScratchDirectory("grade-scratch-")
     try:
         staged = stage(submission, Path(scratch.name) / "submission")
     except SubmissionRefused as refusal:
@@ -196,6 +197,9 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
                 sys.modules.pop(module_name_from_path(problem.spec_path, bank_root), None)
             with _pytest_environment():
                 code = pytest.main(args, plugins=[plugin, grader.plugin])
+            if code == pytest.ExitCode.INTERRUPTED:
+                # pytest swallowed a Ctrl-C (or the CLI's SIGTERM): pass it on, after the clean-up below
+                raise KeyboardInterrupt
             if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
                 raise RuntimeError(f"the grader's pytest run ended with {code!r}")
     finally:

@@ -379,7 +379,7 @@ def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(tmp_path):
     for copy in range(3):  # more of the fast ones, so the kill lands mid-batch
         shutil.copytree(FIXTURE_SUBMISSIONS / "correct", directory / f"correct_{copy}")
     db = tmp_path / "gb.sqlite"
-    # a SIGKILLed batch cannot remove its scratch directory: keep it where pytest cleans up
+    # a SIGKILLed batch cannot remove its scratch directory: the next grade command does
     scratch = {"TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
     batch_process = run_grade("batch", str(directory), "-j", "1", "--db", str(db), "--device", "cpu",
@@ -396,6 +396,7 @@ def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(tmp_path):
     before = graded_rows(db)
     assert 2 <= len(before) < len(names) + 3
     assert_gone(helpers, timeout=20)  # nothing of the killed batch keeps grading
+    assert list((tmp_path / "tmp").glob("grade-batch-*"))  # the class's code, left behind
     finished = run_grade("batch", str(directory), "-j", "2", "--db", str(db), "--device", "cpu", env_extra=scratch)
     out, err = finished.communicate(timeout=300)
     assert finished.returncode == 0, err
@@ -403,11 +404,36 @@ def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(tmp_path):
     after = graded_rows(db)
     assert after[:len(before)] == before  # kept as they were
     assert sorted(name for _, name in after) == sorted(names + [f"correct_{i}" for i in range(3)])  # once each
+    assert list((tmp_path / "tmp").iterdir()) == []  # the killed batch's scratch copy was swept
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         orphans = connection.execute("SELECT COUNT(*) FROM problem_results WHERE grading_id NOT IN "
                                      "(SELECT id FROM gradings)").fetchone()[0]
         assert orphans == 0
+
+
+def test_sigterm_mid_batch_stops_every_process_and_leaves_nothing_behind(tmp_path):
+    directory = copy_submissions(tmp_path / "hw", "correct", "buggy", "crash", "missing", "no_square")
+    db = tmp_path / "gb.sqlite"
+    (tmp_path / "tmp").mkdir()
+    batch_process = run_grade("batch", str(directory), "-j", "1", "--db", str(db), "--device", "cpu",
+                              env_extra={"TMPDIR": str(tmp_path / "tmp")})
+    try:
+        assert wait_until(lambda: len(graded_rows(db)) >= 1 or batch_process.poll() is not None, 180, 0.05)
+        assert batch_process.poll() is None, batch_process.communicate()
+        helpers = tree_of(batch_process.pid)
+        batch_process.send_signal(signal.SIGTERM)
+        _, err = batch_process.communicate(timeout=60)
+    finally:
+        if batch_process.poll() is None:
+            batch_process.kill()
+    assert batch_process.returncode == 143, err
+    assert err.strip().endswith("grade: terminated") and "Traceback" not in err
+    assert_gone(helpers, timeout=20)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert 1 <= len(graded_rows(db)) < 5
 
 
 def test_batch_command_on_real_problems_prints_scores_summary_and_writes_csv_and_html(tmp_path):
