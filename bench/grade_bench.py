@@ -9,8 +9,10 @@ Measures, on a snapshot of the bank (edits in the working tree mid-run change no
 - the same specs with the "student" (the reference) served in the grader process
   (:mod:`grader.inprocess`): the through-the-worker / in-process wall-time ratio is the protocol's
   overhead (fork, confinement, framing, serialising every call);
-- the share of the worker run's wall time spent outside the properties' own computation (their
-  in-process durations): zygote start, worker start, protocol, reporting;
+- the share of the worker run's wall time spent outside the properties' own computation, two ways:
+  against their in-process durations (a second run, so load changes between the runs count), and
+  measured directly within the cold run (each call's round trip replaced by the time the student's
+  code ran, which the worker reports): zygote start, worker start, protocol, reporting;
 - the median latency of one small call through a worker and in-process;
 - with CUDA present, the same through workers with ``--device cuda``: the ratio to the CPU and
   whether every property's status is identical; without it, why that part was skipped.
@@ -93,6 +95,60 @@ class _nothing:
         return False
 
 
+class WorkerTimes:
+    """Within the block, every worker's start and every request's round trip are timed, with the time
+    the student's code itself ran (``compute_s``, which the worker reports with each answer)."""
+
+    def __init__(self):
+        self.starts_s = self.round_trips_s = self.compute_s = 0.0
+        self.starts = self.requests = 0
+
+    def __enter__(self):
+        from grader.sandbox import Worker
+
+        self.saved = Worker.__init__, Worker.request
+        start, request = self.saved
+        times = self
+
+        def timed_start(worker, *args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return start(worker, *args, **kwargs)
+            finally:
+                times.starts_s += time.perf_counter() - began
+                times.starts += 1
+
+        def timed_request(worker, *args, **kwargs):
+            began = time.perf_counter()
+            reply = request(worker, *args, **kwargs)
+            times.round_trips_s += time.perf_counter() - began
+            times.requests += 1
+            times.compute_s += float(reply.meta.get("compute_s", 0.0))
+            return reply
+
+        Worker.__init__, Worker.request = timed_start, timed_request
+        return self
+
+    def __exit__(self, *exc):
+        from grader.sandbox import Worker
+
+        Worker.__init__, Worker.request = self.saved
+        return False
+
+
+def direct_share(wall_s: float, result, times: WorkerTimes) -> dict:
+    """The overhead measured within one run through workers: the properties' own computation is their
+    measured time with every worker start and round trip (all inside property time) replaced by the
+    time the student's code ran; everything else of the wall time (zygote start, worker starts,
+    protocol, killing workers, pytest, the report) is overhead."""
+    own = property_seconds(result) - times.starts_s - times.round_trips_s + times.compute_s
+    return {"share": round((wall_s - own) / wall_s, 3), "own_computation_s": round(own, 2),
+            "worker_starts": times.starts, "worker_starts_s": round(times.starts_s, 2),
+            "requests": times.requests, "round_trips_s": round(times.round_trips_s, 2),
+            "student_code_s": round(times.compute_s, 2),
+            "protocol_s": round(times.round_trips_s - times.compute_s, 2)}
+
+
 def property_seconds(result) -> float:
     return sum(q.duration_s for p in result.problems for q in p.properties)
 
@@ -130,14 +186,16 @@ def main() -> None:
         problems = select(load_bank(bank), args.problems)
         cold, warm, local = [], [], []
         for _ in range(args.repeat):
-            cold.append(timed(problems, reference, scratch))  # starts its own zygote, as `grade run` does
+            with WorkerTimes() as times:
+                cold.append(timed(problems, reference, scratch))  # starts its own zygote, as `grade run` does
+            cold[-1] = (*cold[-1], times)
             with Zygote() as zygote:  # grade() needs one; the in-process run forks nothing from it
                 zygote.wait_ready()
                 warm.append(timed(problems, reference, scratch, zygote=zygote))
                 local.append(timed(problems, reference, scratch, in_process=True, zygote=zygote))
                 latency = call_latency(zygote, reference, 300)
-        (cold_s, cold_result), (warm_s, warm_result), (local_s, local_result) = (min(r, key=lambda x: x[0])
-                                                                                for r in (cold, warm, local))
+        (cold_s, cold_result, cold_times), (warm_s, warm_result), (local_s, local_result) = (
+            min(r, key=lambda x: x[0]) for r in (cold, warm, local))
         cuda = cuda_part(problems, reference, scratch, warm_s, warm_result)
     own = property_seconds(local_result)
     document = {
@@ -157,6 +215,7 @@ def main() -> None:
         "property_seconds_through_workers": round(property_seconds(cold_result), 2),
         "property_seconds_in_process": round(own, 2),
         "share_outside_properties_own_computation": round((cold_s - own) / cold_s, 3),
+        "share_outside_measured_directly": direct_share(cold_s, cold_result, cold_times),
         "per_problem_s": {p.id: round(sum(q.duration_s for q in p.properties), 3) for p in cold_result.problems},
         "cuda": cuda,
         "cpu_count": os.cpu_count(),

@@ -39,4 +39,7 @@ def test_grade_bench_on_one_problem(tmp_path):
     assert document["identical_statuses_in_process"] is True
     assert document["worker_over_in_process"] > 0
     assert 0 <= document["share_outside_properties_own_computation"] < 1
+    direct = document["share_outside_measured_directly"]
+    assert 0 <= direct["share"] < 1 and direct["worker_starts"] >= 1 and direct["requests"] > 100
+    assert 0 < direct["student_code_s"] < direct["round_trips_s"]
     assert document["cuda"]["ran"] in (True, False)

@@ -750,3 +750,28 @@ def test_a_killed_zygote_is_restarted_and_stays_in_step(tmp_path):
         finally:
             student.close()
         assert tree_of(own.pid) == set()
+
+
+def test_each_answer_says_how_long_the_students_code_ran(zygote, write_module):
+    # The benchmarks split a round trip into the student's own computation and the protocol's cost.
+    folder = write_module("""
+        import time
+
+        def slow(x):
+            time.sleep(0.05)
+            return x
+
+        def quick(x):
+            return x
+    """)
+    worker = Worker(zygote, str(folder), "cpu", Limits())
+    try:
+        assert worker.request("load", {"module": "student", "attributes": ["slow", "quick"]}).meta["ok"]
+        began = time.perf_counter()
+        slow = worker.request("call", {"name": "slow", "args": (np.ones(3),), "kwargs": {}}).meta
+        round_trip = time.perf_counter() - began
+        quick = worker.request("call", {"name": "quick", "args": (np.ones(3),), "kwargs": {}}).meta
+        assert 0.05 <= slow["compute_s"] <= round_trip
+        assert 0 <= quick["compute_s"] < 0.05
+    finally:
+        worker.close()
