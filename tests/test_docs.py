@@ -180,3 +180,14 @@ def test_cheap_documented_command_runs_as_documented(command, docs_cwd):
             assert f"Total: {total.group(1)}" in completed.stdout, shown
         if line.startswith(("Wrote ", "Score ", "Reports: ")):
             assert line in completed.stdout.splitlines(), shown
+
+
+def test_every_results_file_the_benchmark_and_audit_docs_quote_exists():
+    # The numbers in these pages are only as good as the files they come from.
+    results = REPO_ROOT / "bench" / "results"
+    for page in ("benchmarks.md", "audit.md"):
+        text = (REPO_ROOT / "docs" / page).read_text()
+        quoted = set(re.findall(r"`(?:bench/results/)?([A-Za-z0-9_.-]+\.json)`", text))
+        assert quoted, page
+        missing = sorted(name for name in quoted if not (results / name).is_file())
+        assert missing == [], f"{page} quotes results files that do not exist: {missing}"
