@@ -165,6 +165,9 @@ class Worker:
             self.reply(describe_exception(error, self.submission_dir))
             return
         # How long the student's code ran (the rest of the round trip is the protocol's): for benchmarks.
+        # On a GPU its kernels may still be running: wait for them (copying the answer back would).
+        if self.harness.device.type == "cuda":
+            torch.cuda.synchronize(self.harness.device)
         compute_s = round(time.perf_counter() - started, 7)
         self.reply({"ok": True, "callable_calls": self.harness.callable_calls(), "compute_s": compute_s},
                    "value", value)
