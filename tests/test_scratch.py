@@ -95,8 +95,11 @@ def start_grading(tmp_path) -> subprocess.Popen:
     env = {**os.environ, "TMPDIR": str(tmp_path), "GRADE_BANK": str(FIXTURE_BANK),
            "GRADE_REFERENCE": str(FIXTURE_REFERENCE)}
     env.pop("GRADE_DEBUG", None)
+    # A process started with SIGINT ignored keeps it ignored, as POSIX asks of background jobs (a CI
+    # job launched with `&` runs this test so): give the command the disposition a terminal gives.
     process = subprocess.Popen([sys.executable, "-m", "grader", "run", str(FIXTURE_SUBMISSIONS / "hang")],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("grade-scratch-*/work")):
         assert process.poll() is None, process.communicate()
