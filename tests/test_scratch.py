@@ -15,7 +15,7 @@ import pytest
 from grader import scratch
 from grader.scratch import MARKER, ScratchDirectory, sweep_stale
 
-from conftest import FIXTURE_BANK, FIXTURE_REFERENCE, FIXTURE_SUBMISSIONS
+from conftest import FIXTURE_BANK, FIXTURE_REFERENCE
 
 
 def owner(**changes) -> dict:
@@ -90,22 +90,27 @@ def test_a_missing_temporary_directory_sweeps_nothing(tmp_path):
 
 
 def start_grading(tmp_path) -> subprocess.Popen:
-    """``grade run`` on a submission that hangs on some inputs (several seconds of grading), with its
-    own temporary directory; returns once its scratch copy exists."""
-    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADE_BANK": str(FIXTURE_BANK),
+    """``grade run`` on a submission whose import takes a minute (the load deadline, 30 s, ends it),
+    with its own temporary directory; returns once its scratch copy exists, well inside the grading."""
+    submission = tmp_path / "sleepy"
+    submission.mkdir()
+    (submission / "toy.py").write_text("import time\n\ntime.sleep(60)\n\n\ndef double(x):\n    return 2 * x\n")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "GRADE_BANK": str(FIXTURE_BANK),
            "GRADE_REFERENCE": str(FIXTURE_REFERENCE)}
     env.pop("GRADE_DEBUG", None)
     # A process started with SIGINT ignored keeps it ignored, as POSIX asks of background jobs (a CI
     # job launched with `&` runs this test so): give the command the disposition a terminal gives.
-    process = subprocess.Popen([sys.executable, "-m", "grader", "run", str(FIXTURE_SUBMISSIONS / "hang")],
+    process = subprocess.Popen([sys.executable, "-m", "grader", "run", str(submission)],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("grade-scratch-*/work")):
+    while not list(temporary.glob("grade-scratch-*/work")):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "no scratch directory appeared"
         time.sleep(0.05)
-    time.sleep(0.5)  # inside the grading proper
+    time.sleep(0.5)  # inside the grading proper: importing the module, for the next 30 s
     return process
 
 
@@ -117,16 +122,16 @@ def test_sigterm_and_ctrl_c_unwind_and_remove_the_scratch_copy(tmp_path, signum,
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
     assert err.strip() == f"grade: {word}"
-    assert list(tmp_path.glob("grade-*")) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_after_a_sigkill_the_next_command_removes_the_copy(tmp_path):
     process = start_grading(tmp_path)
     process.kill()
     process.communicate(timeout=60)
-    [left] = tmp_path.glob("grade-scratch-*")
+    [left] = (tmp_path / "tmp").glob("grade-scratch-*")
     assert (left / "submission" / "toy.py").exists()  # a student's code, left behind in /tmp
     listed = subprocess.run([sys.executable, "-m", "grader", "list"], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "TMPDIR": str(tmp_path), "GRADE_BANK": str(FIXTURE_BANK)})
+                            env={**os.environ, "TMPDIR": str(tmp_path / "tmp"), "GRADE_BANK": str(FIXTURE_BANK)})
     assert listed.returncode == 0, listed.stderr
     assert not left.exists()
