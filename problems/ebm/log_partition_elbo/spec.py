@@ -92,7 +92,9 @@ def log_partition_elbo_averages_to_log_z_minus_kl(student, model):
     assert_finite(values, call=call)
     expected = model[0] - kl_q_p(model)
     average, standard_error = values.mean(), values.std(ddof=1) / np.sqrt(N_ESTIMATES)
-    assert_all(abs(average - expected) <= Z_TWO_SIDED * standard_error + 1e-9,
+    # Where q = p every estimate is log Z exactly, the standard error is 0, and only rounding is left:
+    # a float32 implementation's rounding (the same allowance as the comparison with the reference).
+    assert_all(abs(average - expected) <= Z_TWO_SIDED * standard_error + tolerance(log_p_tilde, log_q),
                f"the average estimate must be log Z - KL(q || p) within {Z_TWO_SIDED:g} standard errors",
                average=average, log_z_minus_kl=expected, log_z=model[0], standard_error=standard_error, call=call)
 

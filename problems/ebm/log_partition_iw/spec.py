@@ -90,7 +90,8 @@ def log_partition_iw_exponentiated_is_unbiased_for_z(student, model):
     assert_finite(values, call=call)
     ratios = np.exp(values - model[0])
     average, standard_error = ratios.mean(), ratios.std(ddof=1) / np.sqrt(N_ESTIMATES)
-    assert_all(abs(average - 1) <= Z_TWO_SIDED * standard_error + 1e-9,
+    # Rounding of a float32 implementation, for the case where every ratio is 1 (q = p): see log_partition_elbo.
+    assert_all(abs(average - 1) <= Z_TWO_SIDED * standard_error + np.expm1(tolerance(log_p_tilde, log_q)),
                f"exp(estimate) / Z must average to 1 within {Z_TWO_SIDED:g} standard errors",
                average_ratio=average, standard_error=standard_error, log_z=model[0], call=call)
 
