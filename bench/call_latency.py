@@ -19,9 +19,7 @@ call, against a flat in-process line, is what no encoding can remove: only fewer
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import select
 import socket
 import statistics
@@ -34,9 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from benchutil import machine_fields, write_results  # noqa: E402
 from grader.inprocess import trusted_in_process  # noqa: E402
-from grader.report import write_atomic  # noqa: E402
-from grader.runner import versions  # noqa: E402
 from grader.sandbox import Limits, Zygote  # noqa: E402
 from grader.values import StudentModule  # noqa: E402
 
@@ -120,15 +117,9 @@ def main() -> None:
         "calls_per_cell": args.calls,
         "gaps_ms": [gap * 1e3 for gap in GAPS_S],
         **results,
-        "cpu_count": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "platform": platform.platform(),
-        "versions": versions(),
+        **machine_fields(load_before),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out, json.dumps(document, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in document.items() if k != "versions"}, indent=2))
+    write_results(args.out, document)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,7 @@ ratios measured within one run, not absolute times across runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -36,10 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchutil import machine_fields, write_results  # noqa: E402
 from grader.bank import load_bank, select  # noqa: E402
 from grader.inprocess import trusted_in_process  # noqa: E402
-from grader.report import write_atomic, write_json  # noqa: E402
-from grader.runner import grade, versions  # noqa: E402
+from grader.report import write_json  # noqa: E402
+from grader.runner import grade  # noqa: E402
 from grader.sandbox import Zygote  # noqa: E402
 
 
@@ -218,15 +217,9 @@ def main() -> None:
         "share_outside_measured_directly": direct_share(cold_s, cold_result, cold_times),
         "per_problem_s": {p.id: round(sum(q.duration_s for q in p.properties), 3) for p in cold_result.problems},
         "cuda": cuda,
-        "cpu_count": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "platform": platform.platform(),
-        "versions": versions(),
+        **machine_fields(load_before),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out, json.dumps(document, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in document.items() if k not in ("per_problem_s", "versions")}, indent=2))
+    write_results(args.out, document, quiet=("per_problem_s",))
 
 
 if __name__ == "__main__":
