@@ -27,41 +27,90 @@ class HarnessError(Exception):
 # Each factory takes its parameters (tensors on the grading device, or Python numbers) and returns a
 # function of tensors. Factories are named, so a spec says which one the student receives and the
 # grader knows its exact answers (flows of linear fields, scores of Gaussians...).
+#
+# Dtypes and devices: a callable accepts its point x in any dtype and on any device. It computes in
+# float64 on x's device (its parameters are moved there once, in float64) and returns its answer in
+# x's dtype when x is floating point (float16, bfloat16, float32, float64), in float64 otherwise. So
+# a float32 student gets the float64 answer rounded once to float32, whatever the grading device,
+# and autograd flows through both casts.
+
+
+class _Parameters:
+    """A callable's parameters in float64, copied once to each device an argument arrives on."""
+
+    def __init__(self, **params):
+        self._given = params
+        self._by_device: dict[torch.device, dict[str, torch.Tensor]] = {}
+
+    def on(self, device: torch.device) -> dict[str, torch.Tensor]:
+        found = self._by_device.get(device)
+        if found is None:
+            found = self._by_device[device] = {
+                name: _float64(value).to(device) for name, value in self._given.items()}
+        return found
+
+
+def _float64(value) -> torch.Tensor:
+    """A tensor or a number (a Python float parses straight to float64, never through float32)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.float64)
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def _point(x, params: _Parameters):
+    """(x in float64, the parameters on x's device, the dtype of the answer) for an argument x."""
+    if not isinstance(x, torch.Tensor):
+        x = _float64(x)
+    answer_dtype = x.dtype if x.is_floating_point() else torch.float64
+    return x.to(torch.float64), params.on(x.device), answer_dtype
+
+
+def _other(value, like: torch.Tensor):
+    """A second argument (a time t: a Python number or a tensor) in float64 on ``like``'s device."""
+    return _float64(value).to(like.device)
 
 
 def _linear_field(A, b):
     """v(x, t) = x A^T + b: a linear velocity field whose flow is a matrix exponential."""
+    params = _Parameters(A=A, b=b)
 
     def velocity(x, t):
-        return x @ A.transpose(-1, -2) + b
+        x, p, dtype = _point(x, params)
+        return (x @ p["A"].transpose(-1, -2) + p["b"]).to(dtype)
 
     return velocity
 
 
 def _time_linear_field(a, c):
     """v(x, t) = a x + c t: a time-dependent scalar-rate field with a closed-form flow."""
+    params = _Parameters(a=a, c=c)
 
     def velocity(x, t):
-        return a * x + c * t
+        x, p, dtype = _point(x, params)
+        return (p["a"] * x + p["c"] * _other(t, x)).to(dtype)
 
     return velocity
 
 
 def _gaussian_score(mean, var):
     """s(x) = -(x - mean) / var: the score of N(mean, var I)."""
+    params = _Parameters(mean=mean, var=var)
 
     def score(x):
-        return -(x - mean) / var
+        x, p, dtype = _point(x, params)
+        return (-(x - p["mean"]) / p["var"]).to(dtype)
 
     return score
 
 
 def _gaussian_log_prob(mean, var):
     """log N(x; mean, var I), summed over the last dimension: maps (..., d) to (...)."""
+    params = _Parameters(mean=mean, var=var)
 
     def log_prob(x):
+        x, p, dtype = _point(x, params)
         d = x.shape[-1]
-        return -0.5 * (((x - mean) ** 2).sum(-1) / var + d * math.log(2 * math.pi * var))
+        return (-0.5 * (((x - p["mean"]) ** 2).sum(-1) / p["var"] + d * torch.log(2 * math.pi * p["var"]))).to(dtype)
 
     return log_prob
 
@@ -76,9 +125,11 @@ def _mixture_log_components(x, weights, means, variances):
 def _gaussian_mixture_log_prob(weights, means, variances):
     """log sum_j weights_j N(x; means_j, variances_j I) for weights (k,), means (k, d), variances (k,):
     maps (..., d) to (...), computed with a log-sum-exp (finite far from every mean)."""
+    params = _Parameters(weights=weights, means=means, variances=variances)
 
     def log_prob(x):
-        return torch.logsumexp(_mixture_log_components(x, weights, means, variances), dim=-1)
+        x, p, dtype = _point(x, params)
+        return torch.logsumexp(_mixture_log_components(x, p["weights"], p["means"], p["variances"]), dim=-1).to(dtype)
 
     return log_prob
 
@@ -86,11 +137,13 @@ def _gaussian_mixture_log_prob(weights, means, variances):
 def _gaussian_mixture_score(weights, means, variances):
     """grad_x log sum_j weights_j N(x; means_j, variances_j I) = sum_j r_j(x) (means_j - x) / variances_j, with
     r(x) the posterior over components (a softmax, finite far from every mean): maps (..., d) to (..., d)."""
+    params = _Parameters(weights=weights, means=means, variances=variances)
 
     def score(x):
-        responsibilities = torch.softmax(_mixture_log_components(x, weights, means, variances), dim=-1)
-        pulls = (means - x.unsqueeze(-2)) / variances.unsqueeze(-1)
-        return (responsibilities.unsqueeze(-1) * pulls).sum(-2)
+        x, p, dtype = _point(x, params)
+        responsibilities = torch.softmax(_mixture_log_components(x, p["weights"], p["means"], p["variances"]), dim=-1)
+        pulls = (p["means"] - x.unsqueeze(-2)) / p["variances"].unsqueeze(-1)
+        return (responsibilities.unsqueeze(-1) * pulls).sum(-2).to(dtype)
 
     return score
 
