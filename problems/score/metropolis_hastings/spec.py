@@ -50,9 +50,22 @@ def moved(chain, x0):
 # --- structure ---------------------------------------------------------------------------------------------------
 
 STRUCTURE_CHAINS = 100
+# A random-walk proposal changes every coordinate, but in float32 a coordinate of an accepted proposal
+# x + proposal_std * eps rounds back to x when |proposal_std * eps| < ulp(x) / 2: probability up to 0.8 ulp(x) / (2
+# proposal_std) < 1e-6 per coordinate here (|x| < 4, proposal_std >= 0.37). Summed over the accepted moves of one
+# example, the expected number of such partial moves is 3.5e-5 on average over this strategy and 3.6e-4 at its worst
+# corner (means at +-2, variance 0.3, d = 3, 10 steps; simulated): one is allowed. Two or more have probability below
+# 3.6e-4^2 / 2 = 6.5e-8 per example, 1.3e-6 over 20 (2^-29 times less in float64). A sampler accepting coordinates
+# separately makes hundreds of partial moves per example (d >= 2).
+MAX_PARTIAL_MOVES = 1
+# Row 0 is compared with x0 beyond float32 rounding (a float32 copy of x0 differs from x0 by up to 6e-8 |x0|, so
+# exact inequality would not see a float32 chain that returns x0 as its row 0). An accepted proposal moves every
+# coordinate by less than 1e-6 (1 + |x0|) with probability below 1e-5, so no chain moving beyond that in row 0 has
+# probability below (0.45 + 1e-5)^100 < 1e-34 (see the acceptance rate below).
+X0_RTOL = 1e-6
 
 
-@prop(points=1, max_examples=20, false_failure=1e-30)
+@prop(points=1, max_examples=20, false_failure=2e-6)
 @given(case=setups(components=(1, 1), ratios=(0.5, 0.5)), n_steps=st.integers(1, 10))
 def metropolis_hastings_returns_the_states_after_each_step(student, case, n_steps):
     """The chain has shape (n_steps, chains, d): row i is the state after step i + 1, which either keeps or replaces
@@ -63,14 +76,17 @@ def metropolis_hastings_returns_the_states_after_each_step(student, case, n_step
     previous = np.concatenate([x0[None], chain[:-1]])
     changed = chain != previous
     partial = changed.any(-1) & ~changed.all(-1)
-    # A random-walk proposal changes every coordinate (with probability 1): a move replaces the whole state.
-    assert_all(~partial, "each step must either keep a chain's state or move it to the proposal as a whole (some "
-               "coordinates changed while others did not)", steps_and_chains=np.argwhere(partial)[:4], call=call)
+    # A random-walk proposal changes every coordinate (with probability 1 up to rounding, see MAX_PARTIAL_MOVES): a
+    # move replaces the whole state.
+    assert_all(partial.sum() <= MAX_PARTIAL_MOVES, "each step must either keep a chain's state or move it to the "
+               "proposal as a whole (some coordinates changed while others did not)",
+               steps_and_chains=np.argwhere(partial)[:4], call=call)
     # On a Gaussian target, proposals of 1.19 / sqrt(d) standard deviations are accepted more than 55% of the time
     # from exact samples (d <= 3), so all 100 chains staying at x0 in the first step has probability below
-    # 0.45^100 < 1e-34: a row 0 equal to x0 is x0 itself.
-    assert_all(changed[0].any(), "row 0 must be the state after the first step (x0 itself is not part of the chain), "
-               "but no chain moved away from x0 in row 0", call=call)
+    # 0.45^100 < 1e-34: a row 0 equal to x0 (up to float32 rounding) is x0 itself.
+    moved_from_x0 = np.abs(chain[0] - x0) > X0_RTOL * (1 + np.abs(x0))
+    assert_all(moved_from_x0.any(), "row 0 must be the state after the first step (x0 itself is not part of the "
+               "chain), but no chain moved away from x0 in row 0", call=call)
 
 
 @prop(points=1, max_examples=10)
