@@ -93,6 +93,19 @@ def pair(result, names: str, call: str):
 # --- affine coupling layers: built in the worker, parameters re-drawn, probed through their outputs ------------
 
 COUPLING_STD = 0.3  # the standard deviation of the re-drawn parameters: scales exp(s) of order e^{+-2}
+# A layer may compute in float32 (the contract allows it: it casts the grader's float64 input and parameters), so
+# each of its outputs carries the rounding of its input to float32 and of a few operations, 2^-24 relative each.
+FLOAT32 = 2.0**-24
+# The relative allowance of an output whose float32 error is at most a few 2^-24 of the terms it is made of (the
+# AffineCoupling spec's TOL, also used by the diagnosis' scenario): 16 * 2^-24 = 9.5e-7.
+COUPLING_TOL = 16 * FLOAT32
+# The step of the central differences of a coupling layer. Its Jacobian is block triangular with diagonal blocks
+# (masked rows: the identity; free rows: diag(exp(s(m x))), exactly linear in the free coordinates), so the
+# determinant of the central-difference Jacobian is exact for any step, however rough the networks: the step only
+# sets the float32 rounding, FLOAT32 |y| / step per entry (see `finite_difference_log_det`). 1e-2 keeps that near
+# 1e-5 relative (the previous 1e-5 made it 1e-2) while a layer that is not affine in the free coordinates (a
+# mistake) is still differentiated to O(step^2).
+FD_STEP = 1e-2
 
 
 def coupling(module, d, mask, seed, **kwargs):
@@ -113,11 +126,18 @@ def coupling_call(layer, method: str, x):
     return out, log_det, call
 
 
-def finite_difference_log_det(layer, method: str, x, step=1e-5):
-    """log|det| of the central-difference Jacobian of ``layer.method`` at each row of x (n, d), in float64.
+def finite_difference_log_det(layer, method: str, x, step=FD_STEP):
+    """(log|det| of the central-difference Jacobian of ``layer.method`` at each row of x (n, d), in float64, and
+    the float32 rounding it may carry).
 
     For a coupling layer the rows of the masked coordinates are unit vectors and the free block is diagonal and
-    linear in the free coordinates, so the determinant is exact up to rounding, however rough the networks."""
+    linear in the free coordinates, so the determinant is exact up to rounding, however rough the networks; it is
+    the product of the diagonal entries J_jj. Rounding: a float32 output y_j(x +- step e_j) is off by up to
+    FLOAT32 (|y_j| + 3 |J_jj| (|x_j| + step)) (its own rounding, and the rounding of its input and of x_j exp(s_j),
+    carried by the slope J_jj), so J_jj by FLOAT32 ((|y_j^+| + |y_j^-|) / 2 + 3 |J_jj| (|x_j| + step)) / step; and
+    the layer's own log_det, a float32 sum of the s_j = log J_jj (exp(s_j) rounded once more in y), by
+    FLOAT32 (1 + |log J_jj|) per coordinate. The bound is the sum over j of both, relative to J_jj (floored at
+    1e-3, |s_j| <= 6.9: a layer that is not affine in its free coordinates cannot buy an unbounded tolerance)."""
     n, d = x.shape
     offsets = step * np.concatenate([np.eye(d), -np.eye(d)])
     shifted = (x[:, None, :] + offsets).reshape(n * 2 * d, d)
@@ -125,7 +145,11 @@ def finite_difference_log_det(layer, method: str, x, step=1e-5):
     out = out.reshape(n, 2 * d, d)
     jacobian = (out[:, :d, :] - out[:, d:, :]).transpose(0, 2, 1) / (2 * step)
     sign, log_abs = np.linalg.slogdet(jacobian)
-    return np.where(sign != 0, log_abs, -np.inf)
+    diagonal = np.maximum(np.abs(np.diagonal(jacobian, axis1=1, axis2=2)), 1e-3)  # (n, d): J_jj
+    outputs = (np.abs(np.diagonal(out[:, :d, :], axis1=1, axis2=2))
+               + np.abs(np.diagonal(out[:, d:, :], axis1=1, axis2=2))) / 2  # (|y_j^+| + |y_j^-|) / 2
+    relative = FLOAT32 * ((outputs / diagonal + 3 * (np.abs(x) + step)) / step + 1 + np.abs(np.log(diagonal)))
+    return np.where(sign != 0, log_abs, -np.inf), relative.sum(-1)
 
 
 def free_directions(rng, mask, n):
@@ -135,12 +159,28 @@ def free_directions(rng, mask, n):
 
 
 def free_slopes(layer, x, moves):
-    """(y(x + move) - y(x)) / move on the free coordinates for two moves, and the change of the masked ones: an
-    affine coupling gives the same slopes exp(s(m x)) for both moves, and no change of the masked outputs."""
+    """(y(x + move) - y(x)) / move on the free coordinates for two moves, the change of the masked ones, and the
+    size of the terms whose float32 rounding the slopes carry: an affine coupling gives the same slopes exp(s(m x))
+    for both moves, and no change of the masked outputs.
+
+    The size: each output y is off by up to FLOAT32 (|y| + 3 slope (|x| + |move|)) in float32 (its own rounding and
+    that of its input and of x exp(s), carried by the slope), |move| <= 1; a slope is a difference of two outputs
+    over |move| >= 0.3."""
     n = len(x)
     stacked = np.concatenate([x, x + moves[0], x + moves[1]])
     y, _, call = coupling_call(layer, "forward", stacked)
     y0, y1, y2 = y[:n], y[n:2 * n], y[2 * n:]
     free = moves[0] != 0
     slopes = [np.where(free, (yi - y0) / np.where(free, move, 1.0), 0.0) for yi, move in zip((y1, y2), moves)]
-    return slopes, np.where(free, 0.0, np.abs(y1 - y0) + np.abs(y2 - y0)), np.abs(y0), call
+    size = np.abs(y0) + np.abs(y1) + np.abs(y2) + 3 * np.abs(slopes[0]) * (np.abs(x) + 1)
+    return slopes, np.where(free, 0.0, np.abs(y1 - y0) + np.abs(y2 - y0)), size, call
+
+
+def free_scales(layer, mask, x, rng):
+    """|dy_j / dx_j| at x (n, d): exp(s(m x)) on the free coordinates, measured as the slope of the layer's forward
+    along a random move of them (see `free_slopes`), and 1 on the masked ones. A round trip through inverse
+    amplifies the rounding of y by 1 / exp(s), one through forward that of x by exp(s): the conditioning of each
+    map. Floored at 1e-3 (|s| <= 6.9), so that a layer that is not affine in its free coordinates cannot buy an
+    unbounded tolerance."""
+    (slope, _), _, _, _ = free_slopes(layer, x, [free_directions(rng, mask, len(x)) for _ in range(2)])
+    return np.where(np.asarray(mask) == 1, 1.0, np.maximum(np.abs(slope), 1e-3))
