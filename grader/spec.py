@@ -26,6 +26,10 @@ from grader.values import StudentError  # noqa: F401  (re-exported for specs)
 
 _PROPERTY_ATTRIBUTE = "_grader_property"
 
+# The relative rounding of one float32 operation (half an ulp at 1): the unit in which specs write the tolerances
+# that let a correct float32 implementation pass, amplified by the conditioning of each quantity.
+FLOAT32_HALF_ULP = 2.0**-24
+
 
 class PropertyInfo:
     __slots__ = ("name", "description", "points", "max_examples", "hidden", "needs_reference", "false_failure")

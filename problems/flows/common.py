@@ -4,7 +4,7 @@ follow their conditioning, and strategies over the whole admissible range beta >
 
 import numpy as np
 
-from grader.spec import call_text, st
+from grader.spec import FLOAT32_HALF_ULP, call_text, st
 from grader.strategies import arrays, reals
 
 ALPHAS = (0.1, 3.0)
@@ -95,7 +95,7 @@ def pair(result, names: str, call: str):
 COUPLING_STD = 0.3  # the standard deviation of the re-drawn parameters: scales exp(s) of order e^{+-2}
 # A layer may compute in float32 (the contract allows it: it casts the grader's float64 input and parameters), so
 # each of its outputs carries the rounding of its input to float32 and of a few operations, 2^-24 relative each.
-FLOAT32 = 2.0**-24
+FLOAT32 = FLOAT32_HALF_ULP
 # The relative allowance of an output whose float32 error is at most a few 2^-24 of the terms it is made of (the
 # AffineCoupling spec's TOL, also used by the diagnosis' scenario): 16 * 2^-24 = 9.5e-7.
 COUPLING_TOL = 16 * FLOAT32

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.spec import assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
+from grader.spec import FLOAT32_HALF_ULP, assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
 from grader.strategies import arrays, broadcastable_shapes, reals
 
 MEANS = (-10.0, 10.0)
@@ -10,7 +10,6 @@ SIGMAS = (0.1, 10.0)
 # float32 implementations are right: allow their rounding (about 1e-7 relative) with a margin.
 ZERO_TOL = 1e-5
 REL_TOL = 1e-4
-FLOAT32_HALF_ULP = 2.0**-24
 
 
 def mean_rounding(mu_q, mu_p, sigma_p):

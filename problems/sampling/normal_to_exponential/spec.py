@@ -7,7 +7,7 @@ its relative accuracy in both tails (log Phi(-z) ~ -z^2 / 2 for z = 30, ~ -Phi(z
 import numpy as np
 from scipy.special import log_ndtr
 
-from grader.spec import assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
+from grader.spec import FLOAT32_HALF_ULP, assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
 from grader.strategies import arrays
 
 LOG_RATES = (np.log(0.1), np.log(10.0))
@@ -27,7 +27,6 @@ TAIL_RTOL = 1e-6
 # 36 at z = -6, 900 at z = -30. Rounding z to float32 (2^-24 relative) and the float32 evaluation of log Phi(-z)
 # (its argument z / sqrt(2) rounded inside erfc, a few ulps of its own) cost up to 3 * 2^-24 * (1 + cond) relative
 # (measured with torch's float32 log_ndtr on 470000 points of [-30, 30]); allow 8 * 2^-24 * (1 + cond).
-FLOAT32_HALF_ULP = 2.0**-24
 FLOAT32_ROUNDINGS = 8
 # Below float32's smallest normal number (2^-126 = 1.2e-38) a float32 value has absolute rounding, and a correct
 # float32 computation of log Phi(-z) underflows for z < -13.2 (5e-198 at z = -30 is not representable); dividing by a

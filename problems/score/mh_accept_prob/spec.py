@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.spec import assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
+from grader.spec import FLOAT32_HALF_ULP, assert_all, assert_close, assert_finite, assert_shape, call_text, given, prop, st
 from grader.strategies import arrays, broadcastable_shapes
 
 LOG_DENSITIES = (-50.0, 50.0)
@@ -11,7 +11,6 @@ ZERO_TOL = 1e-12
 REL_TOL = 1e-5
 # Each log-density a float32 computation reads is rounded by up to 2^-24 of its magnitude: the difference, and so
 # the exponent, moves by 2^-24 (|log p| + |log p'|), the ratio by that much relative.
-FLOAT32_HALF_ULP = 2.0**-24
 
 
 def expected_and_tolerance(log_p_current, log_p_proposal):
