@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
+from grader import keys
+from grader.keys import file_hash
 from grader.scratch import ScratchDirectory, sweep_stale
 from grader.submission import MAX_BYTES, MAX_FILES, SKIPPED_DIRS, SubmissionRefused
 
@@ -90,33 +92,9 @@ def discover(directory: Path) -> list[Submission]:
     return [found[name] for name in sorted(found)]
 
 
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def tree_hash(root: Path) -> str:
-    """sha256 over a directory's entries as grading sees them: relative paths, file bytes, link
-    targets (links are not followed) and special files by type; byte-code caches are left out."""
-    digest = hashlib.sha256()
-    root = os.path.realpath(root)
-    for directory, subdirs, names in os.walk(root, followlinks=False):
-        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
-        for name in sorted(names) + [d for d in subdirs if os.path.islink(os.path.join(directory, d))]:
-            path = os.path.join(directory, name)
-            relative = os.path.relpath(path, root)
-            info = os.lstat(path)
-            if stat.S_ISLNK(info.st_mode):
-                entry = f"link\0{relative}\0{os.readlink(path)}"
-            elif stat.S_ISREG(info.st_mode):
-                entry = f"file\0{relative}\0{file_hash(Path(path))}"
-            else:
-                entry = f"special\0{relative}\0{stat.S_IFMT(info.st_mode)}"
-            digest.update(entry.encode("utf-8", "surrogateescape") + b"\n")
-    return digest.hexdigest()
+    """sha256 over a submission folder as grading sees it (byte-code caches are left out)."""
+    return keys.tree_hash(root, SKIPPED_DIRS)
 
 
 def bank_version(bank_dir: Path, reference_dir: Path | None) -> str:
@@ -236,7 +214,7 @@ def _inflate(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit
 
 
 def grade_task(task: dict, problems, *, reference_dir, seed: int, device: str, zygote=None, scratch_root=None,
-               limits=None) -> dict:
+               limits=None, secret: bytes | None = None) -> dict:
     """Grade one submission described by ``task`` and return its JSON report (plain data).
 
     ``task["kind"]``: ``dir`` (``path`` to a directory), ``zip`` (``path`` to an archive),
@@ -255,7 +233,7 @@ def grade_task(task: dict, problems, *, reference_dir, seed: int, device: str, z
         try:
             if refusal is None:
                 result = grade(folder, problems, device=device, seed=seed, reference_dir=reference_dir,
-                               zygote=zygote, limits=limits)
+                               zygote=zygote, limits=limits, secret=secret)
             else:
                 started = time.perf_counter()
                 infos = {p.id: collect_properties(p) for p in problems}
@@ -357,7 +335,7 @@ def serve() -> None:
             try:
                 report = grade_task(task, problems, reference_dir=reference, seed=config["seed"],
                                     device=config["device"], zygote=zygote, scratch_root=config["scratch"],
-                                    limits=Limits())
+                                    limits=Limits(), secret=_secret_of(config))
                 # Specs are imported afresh for each submission: a bank edited mid-batch must not
                 # be recorded under the version the batch started with.
                 found = bank_version(bank_dir, reference)
@@ -465,8 +443,9 @@ class LocalExecutor:
 
     def __init__(self, jobs: int, *, problems, bank_dir: Path, reference_dir, seed: int, device: str,
                  hide: list[str], bank_version: str, timeout_s: float = DEFAULT_SUBMISSION_TIMEOUT_S,
-                 require_isolation=None):
+                 require_isolation=None, secret: bytes | None = None):
         self.jobs, self.problems, self.bank_dir, self.reference_dir = jobs, problems, bank_dir, reference_dir
+        self.secret = secret
         self.bank_version = bank_version
         self.seed, self.device, self.hide, self.timeout_s = seed, device, hide, timeout_s
         self.require_isolation = require_isolation
@@ -480,6 +459,8 @@ class LocalExecutor:
             (scratch / "tasks").mkdir()
             config = {"parent": os.getpid(), "bank": str(self.bank_dir), "problems": [p.id for p in self.problems],
                       "reference": str(self.reference_dir) if self.reference_dir else None, "seed": self.seed,
+                      # to the grading processes over their stdin pipe, never their command line or environment
+                      "secret": None if self.secret is None else self.secret.hex(),
                       "device": self.device, "scratch": str(scratch / "tasks"), "bank_version": self.bank_version,
                       "hide": sorted(set(self.hide) | {str(scratch)})}
             self._loop(list(submissions), on_outcome, config, scratch)
@@ -601,7 +582,8 @@ def grade_remote(task: dict, settings: dict) -> dict:
             raise BatchError(f"the worker's problem bank is version {found[:12]}, the batch's {settings['bank_version'][:12]} "
                              "(install the same bank and reference on every worker)")
         _pin_threads()
-        report = grade_task(task, problems, reference_dir=reference, seed=settings["seed"], device=settings["device"])
+        report = grade_task(task, problems, reference_dir=reference, seed=settings["seed"], device=settings["device"],
+                            secret=_secret_of(settings))
         if bank_version(bank_dir, reference) != found:
             raise BatchError("the worker's problem bank or reference changed while it graded")
         return report
@@ -613,13 +595,15 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, jobs: int, *, scheduler: str | None, problems, bank_dir: Path, reference_dir, seed: int,
-                 device: str, bank_version: str):
+                 device: str, bank_version: str, secret: bytes | None = None):
         self.jobs, self.scheduler, self.problems = jobs, scheduler, problems
         # Paths on this machine: a worker elsewhere without them uses its own installed bank and
         # reference (and must have the same version).
         self.settings = {"problems": [p.id for p in problems], "seed": seed, "device": device,
                          "bank_version": bank_version, "bank": str(bank_dir),
-                         "reference": str(reference_dir) if reference_dir else None}
+                         "reference": str(reference_dir) if reference_dir else None,
+                         # travels with each task to the cluster's workers (the staff's own machines)
+                         "secret": None if secret is None else secret.hex()}
         self.isolation: dict | None = None
 
     def run(self, submissions: list[Submission], on_outcome) -> None:
@@ -695,10 +679,24 @@ def extra_hidden(paths) -> list[str]:
     return found
 
 
+def _secret_of(config: dict) -> bytes | None:
+    return None if config.get("secret") is None else bytes.fromhex(config["secret"])
+
+
+def batch_selection(problems, secret: bytes | None) -> str:
+    """The gradebook's ``selection`` key: the graded problems, and the secret's fingerprint when one keys
+    the inputs (a grading under another secret drew other inputs, so it is not interchangeable)."""
+    from grader.keys import fingerprint
+
+    ids = [p.id for p in problems]
+    return json.dumps(ids if secret is None else {"problems": ids, "secret_fingerprint": fingerprint(secret)})
+
+
 def run_batch(directory: Path, problems, gradebook, *, jobs: int = 1, executor: str = "local",
               scheduler: str | None = None, seed: int = 0, device: str = "cpu", reference_dir=None,
               bank_dir: Path | None = None, timeout_s: float = DEFAULT_SUBMISSION_TIMEOUT_S,
-              require_isolation: str | None = None, on_start=None, on_outcome=None) -> BatchResult:
+              require_isolation: str | None = None, on_start=None, on_outcome=None,
+              secret: bytes | None = None) -> BatchResult:
     """Grade every submission of ``directory`` not yet in ``gradebook`` (a :class:`Gradebook`) and
     record each result as it arrives. ``on_start(to_grade, skipped)`` and ``on_outcome(outcome)``
     report progress."""
@@ -710,7 +708,7 @@ def run_batch(directory: Path, problems, gradebook, *, jobs: int = 1, executor: 
     bank_dir = Path(bank_dir or (problems[0].folder.parent.parent if problems else default_bank_dir()))
     submissions = discover(directory)
     version = bank_version(bank_dir, reference_dir)
-    selection = json.dumps([p.id for p in problems])
+    selection = batch_selection(problems, secret)
 
     def key(submission: Submission) -> GradingKey:
         return GradingKey(submission.name, submission.content_hash, version, seed, grader.__version__, selection)
@@ -737,13 +735,14 @@ def run_batch(directory: Path, problems, gradebook, *, jobs: int = 1, executor: 
 
     if executor == "dask":
         runner = DaskExecutor(jobs, scheduler=scheduler, problems=problems, bank_dir=bank_dir,
-                              reference_dir=reference_dir, seed=seed, device=device, bank_version=version)
+                              reference_dir=reference_dir, seed=seed, device=device, bank_version=version,
+                              secret=secret)
     else:
         hide = hidden_paths(Path(directory), problems, reference_dir)
         hide += extra_hidden([Path(directory), Path(gradebook.path).resolve().parent])
         runner = LocalExecutor(jobs, problems=problems, bank_dir=bank_dir, reference_dir=reference_dir, seed=seed,
                                device=device, hide=sorted(set(hide)), bank_version=version, timeout_s=timeout_s,
-                               require_isolation=require_isolation)
+                               require_isolation=require_isolation, secret=secret)
     try:
         runner.run(to_grade, record)
     finally:
@@ -788,12 +787,13 @@ def command(args) -> int:
     from rich.console import Console
 
     from grader.bank import default_reference_dir, load_bank, select
-    from grader.cli import EXIT_OK, UsageError, resolve_device
+    from grader.cli import EXIT_OK, UsageError, read_secret, resolve_device
     from grader.export import write_export
     from grader.gradebook import GradebookError, GradingKey, open_gradebook
     from grader.report import write_atomic
     from grader.summary import render_summary, summarize, summary_html
 
+    secret = read_secret(args)
     if args.jobs < 1:
         raise UsageError(f"-j/--jobs must be at least 1, got {args.jobs}")
     if args.scheduler and args.executor != "dask":
@@ -842,14 +842,14 @@ def command(args) -> int:
         result = run_batch(Path(args.directory), problems, gradebook, jobs=args.jobs, executor=args.executor,
                            scheduler=args.scheduler, seed=args.seed, device=device, reference_dir=reference,
                            timeout_s=args.timeout, require_isolation=args.require_isolation,
-                           on_start=on_start, on_outcome=on_outcome)
+                           on_start=on_start, on_outcome=on_outcome, secret=secret)
     except BatchError as error:
         raise UsageError(str(error)) from None
     finally:
         if progress is not None:
             progress.stop()
     try:
-        selection = json.dumps([p.id for p in problems])
+        selection = batch_selection(problems, secret)
         gradings = [gradebook.grading_for(GradingKey(s.name, s.content_hash, result.bank_version, args.seed,
                                                      grader.__version__, selection)) for s in submissions]
         gradings = [g for g in gradings if g is not None]

@@ -253,6 +253,9 @@ def command_ci(args) -> int:
             target = os.environ.get(variable)
             if target and Path(target).is_dir():
                 raise UsageError(f"${variable} names a directory: {target}")
+    from grader.cli import read_secret
+
+    args.secret = read_secret(args)
     problems, reference, zygote = launch_grading(args, submission)
     try:
         result = _grade(args, submission, problems, reference, zygote)
@@ -266,7 +269,8 @@ def _grade(args, submission, problems, reference, zygote) -> RunResult:
     from grader.runner import grade
 
     return grade(submission, problems, device=resolve_device(args.device), seed=args.seed,
-                 reference_dir=reference, zygote=zygote, require_isolation=args.require_isolation)
+                 reference_dir=reference, zygote=zygote, require_isolation=args.require_isolation,
+                 secret=getattr(args, "secret", None))
 
 
 def _publish(args, result, problems, submission, paths, actions: bool) -> int:

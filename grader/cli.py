@@ -51,6 +51,41 @@ def _add_submission_options(parser, verb: str) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
 
 
+def _add_secret_option(parser) -> None:
+    parser.add_argument("--secret-file", metavar="FILE", type=Path,
+                        help="the course's grading secret (default: $GRADE_SECRET_FILE, else $GRADE_SECRET): "
+                             "keys the inputs together with the submission's hash; see docs/inputs.md")
+
+
+def read_secret(args) -> bytes | None:
+    """The grading secret of a graded command, or None; a missing or short one is a usage error."""
+    from grader.keys import SecretError
+    from grader.keys import read_secret as read
+
+    try:
+        return read(getattr(args, "secret_file", None))
+    except SecretError as error:
+        raise UsageError(str(error)) from None
+
+
+def command_secret(args) -> int:
+    """Write a new random grading secret to FILE (owner-only permissions; never overwrites)."""
+    from grader.keys import fingerprint, new_secret
+
+    value = new_secret()
+    try:
+        descriptor = os.open(args.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{args.file} exists: a secret is never overwritten (remove it first)") from None
+    except OSError as error:
+        raise UsageError(f"cannot create {args.file}: {error.strerror}") from None
+    with os.fdopen(descriptor, "w") as stream:
+        stream.write(value + "\n")
+    print(f"Wrote a new grading secret to {args.file} (fingerprint {fingerprint(value.encode())}). Keep it out of "
+          "anything students can read; pass it with --secret-file or $GRADE_SECRET.")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="grade", description="Grade deep-generative-models coursework against the problem bank.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -64,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exit with status 1 when the score is below PCT percent")
     run.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
                      help="refuse to grade (exit 2) unless workers reach this isolation level")
+    _add_secret_option(run)
 
     check = commands.add_parser("check", help="self-check a submission without the reference solution "
                                               "(reference-free properties only)")
@@ -114,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds one submission may take before its grading process is killed (default 3600)")
     batch.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
                        help="refuse to grade (exit 2) unless workers reach this isolation level")
+    _add_secret_option(batch)
     batch.set_defaults(handler=_lazy("grader.batch"))
 
     export = commands.add_parser("export", help="export a gradebook (csv, gradescope, canvas) or per-submission reports")
@@ -134,12 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit with status 1 when the score is below PCT percent")
     ci.add_argument("--require-isolation", choices=("minimal", "standard", "strong"),
                     help="refuse to grade (exit 2) unless workers reach this isolation level")
+    _add_secret_option(ci)
     ci.add_argument("--report-dir", metavar="DIR", type=Path,
                     help="where report.json, junit.xml and summary.md go (default: $RUNNER_TEMP/grade-report "
                          "on GitHub Actions, else ./grade-report)")
     for kind, what in (("json", "JSON report"), ("junit", "JUnit XML report"), ("markdown", "Markdown summary")):
         ci.add_argument(f"--{kind}", metavar="FILE", type=Path, help=f"write the {what} to FILE instead")
     ci.set_defaults(handler=_lazy("grader.ci", "command_ci"))
+
+    secret = commands.add_parser("secret", help="staff: write a new random grading secret to FILE")
+    secret.add_argument("file", metavar="FILE", type=Path, help="where to write it (must not exist)")
+    secret.set_defaults(handler=command_secret)
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder, or run one")
     steps = gradescope.add_subparsers(dest="gradescope_command", metavar="STEP", parser_class=_Parser, required=True)
@@ -150,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0, help="seed of the property-based inputs (default 0)")
     build.add_argument("--require-isolation", choices=("minimal", "standard", "strong"), default="standard",
                        help="refuse to grade below this isolation level on Gradescope (default: standard)")
+    build.add_argument("--secret-file", metavar="FILE", type=Path,
+                       help="the course's grading secret, copied into the bundle (which students never see); "
+                            "default: $GRADE_SECRET_FILE, else $GRADE_SECRET, else a new random one")
     build.add_argument("--torch", metavar="VERSION",
                        help="torch version setup.sh installs from the CPU wheel index (default: this one's)")
     build.set_defaults(handler=_lazy("grader.gradescope", "command_build"))
@@ -281,6 +326,8 @@ def launch_zygote(submission: Path, problems, reference: Path | None):
 def command_run(args) -> int:
     submission = submission_dir(args.submission)
     _check_report_paths(args)
+    # a self-check draws from the public stream: it takes no secret
+    args.secret = None if getattr(args, "self_check", False) else read_secret(args)
     problems, reference, zygote = launch_grading(args, submission, self_check=getattr(args, "self_check", False))
     try:
         return _run(args, submission, problems, reference, zygote)
@@ -311,7 +358,7 @@ def _run(args, submission, problems, reference, zygote) -> int:
     try:
         result = grade(submission, problems, device=device, seed=args.seed,
                        reference_dir=reference, zygote=zygote,
-                       on_property=progress, require_isolation=args.require_isolation)
+                       on_property=progress, require_isolation=args.require_isolation, secret=args.secret)
     finally:
         if status is not None:
             status.stop()

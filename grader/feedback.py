@@ -115,9 +115,14 @@ class PropertyRecorder:
         return self.calls[-1] if self.calls else None
 
 
-def reproduce_command(command: str, submission: str, problem_id: str, seed: int) -> str:
-    """The command line that regrades just this problem with the same inputs."""
-    return f"grade {command} {shlex.quote(submission)} --problem {problem_id} --seed {seed}"
+def reproduce_command(command: str, submission: str, problem_id: str, key) -> str:
+    """The command line that regrades just this problem with the same inputs (``key``: the run's
+    :class:`grader.keys.InputKey`). A property's inputs depend on the key and the problem only, and a
+    graded key on the submission's bytes: the same unchanged folder gets the same inputs."""
+    line = f"grade {command} {shlex.quote(submission)} --problem {problem_id} --seed {key.seed}"
+    if key.secret is not None:
+        line += f" --secret-file COURSE_SECRET  # staff only: the secret with fingerprint {key.fingerprint}"
+    return line
 
 
 def counterexample(error: BaseException | None, recorder: PropertyRecorder | None, reproduce: str) -> dict:

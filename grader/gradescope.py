@@ -5,7 +5,8 @@ The bundle (a zip whose root becomes ``/autograder/source`` on Gradescope)::
 
     setup.sh              installs Python, torch (CPU wheels), the grader and its dependencies
     run_autograder        grades /autograder/submission, writes /autograder/results/results.json
-    grade-config.json     the problems, seed, device and required isolation level
+    grade-config.json     the problems, seed, device, required isolation level, the secret's fingerprint
+    grade-secret.txt      the course's grading secret (keys every submission's inputs; grader.keys)
     grader-src/           the grader's source (pyproject.toml, README.md, grader/)
     bank/problems/        the selected problems (and their units' shared helpers)
     bank/reference/       the reference modules of the selected problems' units
@@ -29,6 +30,7 @@ from pathlib import Path
 from grader.bank import REPO_ROOT, Problem
 
 CONFIG_NAME = "grade-config.json"
+SECRET_NAME = "grade-secret.txt"  # the course secret keying graded inputs (grader.keys)
 GRADER_DIR = "grader-src"
 # Directories of a Gradescope upload that never hold the student's modules.
 _IGNORED_DIRS = {"__MACOSX", "__pycache__", ".git", ".hypothesis", ".pytest_cache", "node_modules"}
@@ -127,11 +129,17 @@ def bundle_files(problems: list[Problem], bank_dir: Path, reference_dir: Path) -
 
 
 def build(out: Path, problems: list[Problem], bank_dir: Path, reference_dir: Path, *, seed: int = 0,
-          require_isolation: str = "standard", torch_version: str | None = None) -> dict:
-    """Write the bundle to ``out`` (atomically) and return its configuration."""
+          require_isolation: str = "standard", torch_version: str | None = None, secret: bytes | None = None) -> dict:
+    """Write the bundle to ``out`` (atomically) and return its configuration. The bundle carries the
+    grading secret (``secret``, or a new random one) in SECRET_NAME: students see results, never the
+    bundle, so they cannot compute a submission's inputs; staff keep the bundle to reproduce grades."""
+    from grader.keys import fingerprint, new_secret
+
     torch_version = torch_version or default_torch_version()
+    secret = secret if secret is not None else new_secret().encode()
     config = {"problems": [p.id for p in problems], "seed": seed, "device": "cpu",
-              "require_isolation": require_isolation, "torch": torch_version}
+              "require_isolation": require_isolation, "torch": torch_version,
+              "secret_fingerprint": fingerprint(secret)}
     scripts = {"setup.sh": SETUP_SH.format(index=TORCH_CPU_INDEX, torch=torch_version, grader_dir=GRADER_DIR),
                "run_autograder": RUN_AUTOGRADER.format(grader_dir=GRADER_DIR)}
     buffer = io.BytesIO()
@@ -139,6 +147,7 @@ def build(out: Path, problems: list[Problem], bank_dir: Path, reference_dir: Pat
         for name, text in scripts.items():
             _add(archive, name, text.encode(), executable=True)
         _add(archive, CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+        _add(archive, SECRET_NAME, secret + b"\n")
         for name, path in bundle_files(problems, bank_dir, reference_dir):
             _add(archive, name, path.read_bytes())
     from grader.report import write_atomic
@@ -189,6 +198,19 @@ def load_config(source: Path) -> dict:
         raise BankError(f"{source / CONFIG_NAME}: {error} (is --source the unzipped bundle?)") from None
 
 
+def bundle_secret(source: Path) -> bytes | None:
+    """The bundle's grading secret (None for a bundle built before secrets existed)."""
+    from grader.bank import BankError
+    from grader.keys import SecretError, read_secret
+
+    if not (source / SECRET_NAME).exists():
+        return None
+    try:
+        return read_secret(source / SECRET_NAME, environ={})
+    except SecretError as error:
+        raise BankError(str(error)) from None
+
+
 def command_build(args) -> int:
     from grader.bank import default_bank_dir, default_reference_dir, load_bank, select
     from grader.cli import EXIT_OK, UsageError
@@ -199,13 +221,18 @@ def command_build(args) -> int:
     problems = select(load_bank(bank_dir), args.problems)
     if not problems:
         raise UsageError("the bank has no problems to bundle")
+    from grader.cli import read_secret
+
+    secret = read_secret(args)
     try:
         config = build(args.out, problems, bank_dir, default_reference_dir(), seed=args.seed,
-                       require_isolation=args.require_isolation, torch_version=args.torch)
+                       require_isolation=args.require_isolation, torch_version=args.torch, secret=secret)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from None
     print(f"Wrote {args.out}: {len(problems)} problems ({', '.join(config['problems'])}), seed {config['seed']}, "
           f"torch {config['torch']} (CPU), isolation required: {config['require_isolation']}")
+    print(f"Grading secret: {'the given one' if secret is not None else 'a new random one'} (fingerprint "
+          f"{config['secret_fingerprint']}); keep the bundle to reproduce grades.")
     return EXIT_OK
 
 
@@ -233,10 +260,12 @@ def command_run(args) -> int:
     if not upload.is_dir():
         raise UsageError(f"no submission at {upload}")
     submission = submission_root(upload, {p.module for p in problems})
+    secret = bundle_secret(source)
     zygote = launch_zygote(submission, problems, reference)
     try:
         result = grade(submission, problems, device=config.get("device", "cpu"), seed=int(config.get("seed", 0)),
-                       reference_dir=reference, zygote=zygote, require_isolation=config.get("require_isolation"))
+                       reference_dir=reference, zygote=zygote, require_isolation=config.get("require_isolation"),
+                       secret=secret)
     finally:
         zygote.close()
     write_atomic(root / "results" / "results.json", json.dumps(to_gradescope(result), indent=2) + "\n")

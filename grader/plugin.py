@@ -8,7 +8,6 @@ to a reproducible configuration seeded from ``--seed``, provides the ``student``
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.errors import Flaky, HypothesisException
 
 from grader.bank import Problem
+from grader.keys import InputKey, pin_hypothesis
 from grader.diagnosis import Diagnosis, diagnose
 from grader.feedback import (CallRecord, PropertyRecorder, counterexample, reproduce_command, slice_through,
                              valid_figures)
@@ -30,11 +30,6 @@ from grader.values import ReferenceModule, StudentError, StudentModule, Unavaila
 MAX_MESSAGE = 3000
 DIAGNOSIS_BUDGET_S = 30.0
 FEEDBACK_BUDGET_S = 20.0  # slices through counterexamples and a problem's own figures, per problem
-
-
-def derived_seed(seed: int, *parts: str) -> int:
-    digest = hashlib.sha256("\0".join([str(seed), *parts]).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def grading_settings(max_examples: int) -> settings:
@@ -82,10 +77,11 @@ class RecordingStudent(StudentModule):
 
 
 class GradingPlugin:
-    def __init__(self, *, zygote: Zygote, submission: str, problems: list[Problem], device: str, seed: int,
+    def __init__(self, *, zygote: Zygote, submission: str, problems: list[Problem], device: str, key: InputKey,
                  base_limits: Limits, reference_dir: Path | None, scratch: str | None = None,
                  on_property=None, submission_label: str | None = None):
-        self.zygote, self.submission, self.device_name, self.seed = zygote, submission, device, seed
+        self.zygote, self.submission, self.device_name, self.key = zygote, submission, device, key
+        pin_hypothesis()
         self.base_limits, self.reference_dir, self.scratch = base_limits, reference_dir, scratch
         self.by_spec = {str(p.spec_path.resolve()): p for p in problems}
         self.outcomes: dict[tuple[str, str], Outcome] = {}
@@ -127,7 +123,7 @@ class GradingPlugin:
                 # Set directly rather than through @settings/@seed: a spec module can be collected by
                 # several runs in one process, and Hypothesis refuses to apply settings twice.
                 function._hypothesis_internal_use_settings = grading_settings(info.max_examples)
-                function._hypothesis_internal_use_seed = derived_seed(self.seed, problem.id, info.name)
+                function._hypothesis_internal_use_seed = self.key.seed_for(problem.id, info.name)
                 inner = function.hypothesis.inner_test
                 inner = getattr(inner, "_grader_original", inner)
                 function.hypothesis.inner_test = self._recording(inner, (problem.id, info.name))
@@ -183,7 +179,7 @@ class GradingPlugin:
             recorder = self.recorders.get(key)
             error = call.excinfo.value if call.excinfo is not None else None
             outcome.counterexample = counterexample(error, recorder, reproduce_command(
-                self.command, self.submission_label, problem.id, self.seed))
+                self.command, self.submission_label, problem.id, self.key))
             if recorder is not None and recorder.last_call() is not None:
                 self.failed_calls[key] = recorder.last_call()
         if call.when == "call" or previous is None or (previous.status == "passed" and outcome.status != "passed"):
@@ -315,7 +311,7 @@ def device(request):
 def rng(request):
     plugin = _plugin(request)
     problem = plugin.problem_of(request.node)
-    return np.random.default_rng(derived_seed(plugin.seed, problem.id, request.node.name, "rng"))
+    return np.random.default_rng(plugin.key.seed_for(problem.id, request.node.name, "rng"))
 
 
 def _message(error: BaseException | None) -> str:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.formats.common import HIDDEN_MESSAGES, diagnosis_lines, visible
+from grader.formats.common import HIDDEN_MESSAGES, diagnosis_lines, inputs_text, visible
 from grader.formats.gradescope import to_gradescope
 from grader.formats.html import to_html
 from grader.formats.junit import to_junit
@@ -48,6 +48,7 @@ def to_json(result: RunResult, *, show_hidden: bool = False) -> dict:
         "max_score": result.max_score,
         "percent": round(result.percent, 4),
         "seed": result.seed,
+        "inputs": dict(result.inputs),
         "device": result.device,
         "isolation": result.isolation,
         "isolation_layers": list(result.isolation_layers),
@@ -158,7 +159,8 @@ def render(result: RunResult, console: Console, *, show_hidden: bool = False) ->
                            "reference solution, which is not installed.", style="yellow"))
     console.print(Text.assemble(
         ("Total: ", "bold"), f"{_points(result.score)}/{_points(result.max_score)} ({result.percent:.1f}%)",
-        f"   seed {result.seed}, device {result.device}, isolation {result.isolation}, {result.duration_s:.1f} s"))
+        f"   {inputs_text(result.inputs, result.seed)}, device {result.device}, isolation {result.isolation}, "
+        f"{result.duration_s:.1f} s"))
 
 
 def _render_diagnosis(diagnosis: dict, console: Console) -> None:

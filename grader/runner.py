@@ -20,6 +20,7 @@ from grader.bank import Problem
 from grader.plugin import GradingPlugin, Outcome
 from grader.isolation import LEVELS, read_paths_exposing
 from grader.sandbox import PACKAGE_ROOT, Limits, Zygote
+from grader.keys import InputKey, tree_hash
 from grader.scratch import ScratchDirectory
 from grader.submission import SubmissionRefused, stage
 from grader.spec import property_info
@@ -68,6 +69,8 @@ class RunResult:
     isolation_warnings: list[str] = field(default_factory=list)
     # "check" where the reference is not installed: properties that need it are skipped, unscored
     mode: str = "run"
+    # where the inputs came from (grader.keys.InputKey.describe): stream, seed, submission hash, secret fingerprint
+    inputs: dict = field(default_factory=dict)
     hidden_shown: bool = False  # set on the copy a staff report made with show_hidden=True
 
     @property
@@ -143,8 +146,13 @@ def hidden_paths(submission: Path, problems: list[Problem], reference_dir: Path 
 
 def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", seed: int = 0,
           reference_dir: Path | None = None, limits: Limits | None = None, zygote: Zygote | None = None,
-          on_property=None, require_isolation: str | None = None) -> RunResult:
-    """Grade ``submission`` (a directory of modules) on ``problems``; never raises for student faults."""
+          on_property=None, require_isolation: str | None = None, secret: bytes | None = None) -> RunResult:
+    """Grade ``submission`` (a directory of modules) on ``problems``; never raises for student faults.
+
+    With the reference (a graded run) the inputs are keyed by ``seed``, the staged submission's sha256 and
+    ``secret`` (the course's, or None); without it (a self-check) by ``seed`` alone, in a public stream
+    that is never the graded one. See grader.keys.
+    """
     started = time.perf_counter()
     submission = Path(submission).resolve()
     limits = limits or Limits()
@@ -174,10 +182,14 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
             zygote.close()
         return _refused(submission, problems, infos, str(refusal), seed, device, zygote, warnings, started,
                         reference_dir)
+    if reference_dir is not None:
+        key = InputKey("graded", seed, tree_hash(staged), secret)
+    else:
+        key = InputKey("check", seed)
     workdir = Path(scratch.name) / "work"
     workdir.mkdir()
     plugin = GradingPlugin(zygote=zygote, submission=str(staged), problems=problems, device=device,
-                           seed=seed, base_limits=limits, reference_dir=reference_dir, scratch=str(workdir),
+                           key=key, base_limits=limits, reference_dir=reference_dir, scratch=str(workdir),
                            on_property=on_property, submission_label=str(submission))
     try:
         if problems:
@@ -213,7 +225,7 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
     return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
                      duration_s=round(time.perf_counter() - started, 3), isolation=zygote.level,
                      isolation_layers=zygote.applied_layers, isolation_warnings=warnings,
-                     mode="run" if reference_dir is not None else "check")
+                     mode="run" if reference_dir is not None else "check", inputs=key.describe())
 
 
 def _exposure_warnings(zygote: Zygote, problems: list[Problem], reference_dir: Path | None) -> list[str]:
@@ -239,7 +251,8 @@ def _refused(submission, problems, infos, reason, seed, device, zygote, warnings
     return RunResult(submission=str(submission), seed=seed, device=device, problems=results,
                      duration_s=round(time.perf_counter() - started, 3), isolation=zygote.level,
                      isolation_layers=zygote.applied_layers, isolation_warnings=warnings,
-                     mode="run" if reference_dir is not None else "check")
+                     mode="run" if reference_dir is not None else "check",
+                     inputs=InputKey("graded" if reference_dir is not None else "check", seed).describe())
 
 
 def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResult:

@@ -19,6 +19,7 @@ import pytest
 from grader.bank import REPO_ROOT
 from grader.cli import EXIT_OK, EXIT_USAGE, main
 from grader.gradescope import TORCH_CPU_INDEX, default_torch_version, submission_root
+from grader.keys import fingerprint
 
 SUBMISSIONS = REPO_ROOT / "submissions"
 GRADESCOPE_SCHEMA = REPO_ROOT / "grader" / "schemas" / "gradescope.schema.json"
@@ -99,6 +100,7 @@ def test_bundle_holds_scripts_grader_and_only_the_selected_bank(bundle, bank, tm
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         config = json.loads(archive.read("grade-config.json"))
         setup = archive.read("setup.sh").decode()
+        secret = archive.read("grade-secret.txt").strip()
     assert {"setup.sh", "run_autograder", "grade-config.json", "grader-src/pyproject.toml",
             "grader-src/grader/cli.py", "grader-src/grader/gradescope.py", "bank/reference/divergences.py",
             "bank/problems/divergences/kl_normal/spec.py", "bank/problems/divergences/kl_mvn/mistakes.py"} <= set(names)
@@ -108,7 +110,10 @@ def test_bundle_holds_scripts_grader_and_only_the_selected_bank(bundle, bank, tm
     assert stat.S_IMODE(modes["run_autograder"]) == stat.S_IMODE(modes["setup.sh"]) == 0o755
     assert config == {"problems": ["divergences.kl_normal", "divergences.kl_mvn", "divergences.kl_diag_normal_std",
                                    "divergences.kl_categorical"],
-                      "seed": 0, "device": "cpu", "require_isolation": "standard", "torch": default_torch_version()}
+                      "seed": 0, "device": "cpu", "require_isolation": "standard", "torch": default_torch_version(),
+                      "secret_fingerprint": fingerprint(secret)}
+    # a new random grading secret when none was given (students never see the bundle)
+    assert len(secret) == 64 and int(secret, 16) >= 0
     assert f'--index-url {TORCH_CPU_INDEX} "torch=={default_torch_version()}"' in setup
     for script in ("setup.sh", "run_autograder"):
         tree = tmp_path / script
@@ -122,7 +127,11 @@ def test_bundle_is_reproducible(bundle, bank, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADE_BANK", str(bank))
     monkeypatch.setenv("GRADE_REFERENCE", str(REPO_ROOT / "reference"))
     again = tmp_path / "again.zip"
-    assert main(["gradescope", "build", "--out", str(again), "--problem", "divergences"]) == EXIT_OK
+    # with the same grading secret, the same bytes (the first build drew a new one)
+    with zipfile.ZipFile(bundle) as archive:
+        (tmp_path / "secret").write_bytes(archive.read("grade-secret.txt"))
+    assert main(["gradescope", "build", "--out", str(again), "--problem", "divergences",
+                 "--secret-file", str(tmp_path / "secret")]) == EXIT_OK
     assert again.read_bytes() == bundle.read_bytes()
 
 

@@ -113,3 +113,15 @@ def property_markdown(prop, diagnosis: dict | None = None) -> str:
     if lines:
         parts.append(fence("\n".join(lines)))
     return "\n\n".join(parts)
+
+
+def inputs_text(inputs: dict, seed: int) -> str:
+    """E.g. "seed 0, inputs keyed by submission 1a2b3c4d5e6f, course secret 9f8e7d6c5b4a3921" (docs/inputs.md)."""
+    if not inputs or inputs.get("stream") == "check":
+        return f"seed {seed} (public self-check inputs)" if inputs else f"seed {seed}"
+    parts = [f"seed {seed}"]
+    if inputs.get("submission_sha256"):
+        parts.append(f"inputs keyed by submission {inputs['submission_sha256'][:12]}")
+    if inputs.get("secret_fingerprint"):
+        parts.append(f"course secret {inputs['secret_fingerprint']}")
+    return ", ".join(parts)

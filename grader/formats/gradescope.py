@@ -7,7 +7,7 @@ Gradescope's own hidden visibility would hide its score as well.
 
 from __future__ import annotations
 
-from grader.formats.common import diagnosis_lines, fence, inline, points, property_markdown, visible
+from grader.formats.common import diagnosis_lines, fence, inline, inputs_text, points, property_markdown, visible
 from grader.runner import RunResult
 
 
@@ -47,7 +47,7 @@ def to_gradescope(result: RunResult, *, show_hidden: bool = False) -> dict:
 
 def _summary(result: RunResult) -> str:
     lines = [f"**Total: {points(result.score)}/{points(result.max_score)} ({result.percent:.1f}%)**, "
-             f"seed {result.seed}, isolation {result.isolation}.", ""]
+             f"{inputs_text(result.inputs, result.seed)}, isolation {result.isolation}.", ""]
     for problem in result.problems:
         lines.append(f"- {inline(problem.id)}: {points(problem.score)}/{points(problem.max_score)} ({problem.status})")
         for line in diagnosis_lines(problem.diagnosis):

@@ -4,7 +4,7 @@ details are cut, with a note saying so (the table always stays)."""
 
 from __future__ import annotations
 
-from grader.formats.common import fence, inline, points, property_markdown, visible
+from grader.formats.common import fence, inline, inputs_text, points, property_markdown, visible
 from grader.runner import RunResult
 
 STEP_SUMMARY_LIMIT = 1024 * 1024
@@ -21,7 +21,7 @@ def to_markdown(result: RunResult, *, show_hidden: bool = False, limit: int = ST
         passed = sum(p.status == "passed" for p in problem.properties)
         head.append(f"| {inline(problem.id)} | {points(problem.score)}/{points(problem.max_score)} | "
                     f"{_icon(problem.status)} {problem.status} | {passed}/{len(problem.properties)} |")
-    footer = ["", f"<sub>seed {shown.seed}, device {shown.device}, isolation {shown.isolation}, "
+    footer = ["", f"<sub>{inputs_text(shown.inputs, shown.seed)}, device {shown.device}, isolation {shown.isolation}, "
                   f"{shown.duration_s:.1f} s</sub>", ""]
     for warning in shown.isolation_warnings:
         footer.insert(-1, f"> Isolation warning: {inline(warning)}")
