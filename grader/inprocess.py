@@ -59,7 +59,8 @@ class InProcessWorker:
     def alive(self) -> bool:
         return self.exit_status is None
 
-    def request(self, op: str, request: dict, timeout: float | None = None) -> Reply:
+    def request(self, op: str, request: dict, timeout: float | None = None,
+                backstop: float | None = None) -> Reply:
         handler = getattr(self.server, f"op_{op}", None)
         if handler is None:
             return Reply(None, {"ok": False, "kind": "bad_request", "message": f"unknown op {op!r}"})

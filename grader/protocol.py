@@ -297,7 +297,9 @@ class FrameReader:
     """Reads frames from a file descriptor with a deadline and a size cap.
 
     Blocking reads are done in small slices through ``select`` so that a peer that stops mid-frame
-    cannot hold the grader past its deadline.
+    cannot hold the grader past its deadline. A ``poll`` callback, if given, runs about every
+    ``poll_interval_s`` while a frame is awaited (whether bytes trickle in or not); whatever it raises
+    abandons the read. The grader checks a worker's CPU time there.
     """
 
     def __init__(self, fd: int, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
@@ -306,17 +308,13 @@ class FrameReader:
         # Bytes read past the end of the last frame: a small frame usually arrives in one read, so
         # each read asks for a whole slice and keeps what belongs to the next frame.
         self._buffer = bytearray()
+        self._poll_interval_s, self._next_poll = 0.05, 0.0
 
-    def _read_exact(self, count: int, deadline: float | None) -> bytearray:
+    def _read_exact(self, count: int, deadline: float | None, poll=None) -> bytearray:
         buffer = self._buffer
         while len(buffer) < count:
-            if deadline is not None:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    raise FrameTimeout("no reply before the deadline")
-                ready, _, _ = select.select([self.fd], [], [], timeout)
-                if not ready:
-                    raise FrameTimeout("no reply before the deadline")
+            if deadline is not None or poll is not None:
+                self._wait_readable(deadline, poll)
             chunk = os.read(self.fd, min(max(count - len(buffer), _SLICE), 1 << 20))
             if not chunk:
                 raise PeerClosed("connection closed")
@@ -325,16 +323,35 @@ class FrameReader:
         del buffer[:count]
         return data
 
-    def read(self, deadline: float | None = None) -> tuple[dict, list[np.ndarray]]:
-        """Return ``(header, arrays)``; the header's value nodes still need :func:`decode_value`."""
-        (length,) = _LENGTH.unpack(self._read_exact(_LENGTH.size, deadline))
+    def _wait_readable(self, deadline: float | None, poll) -> None:
+        while True:
+            now = time.monotonic()
+            if poll is not None and now >= self._next_poll:
+                poll()
+                now = time.monotonic()
+                self._next_poll = now + self._poll_interval_s
+            waits = [t - now for t in (deadline, self._next_poll if poll is not None else None) if t is not None]
+            if deadline is not None and deadline <= now:
+                raise FrameTimeout("no reply before the deadline")
+            ready, _, _ = select.select([self.fd], [], [], max(min(waits), 0.0) if waits else None)
+            if ready:
+                return
+
+    def read(self, deadline: float | None = None, *, poll=None,
+             poll_interval_s: float = 0.05) -> tuple[dict, list[np.ndarray]]:
+        """Return ``(header, arrays)``; the header's value nodes still need :func:`decode_value`.
+
+        ``poll`` first runs ``poll_interval_s`` after the call (a prompt answer never pays for it)."""
+        self._poll_interval_s = poll_interval_s
+        self._next_poll = time.monotonic() + poll_interval_s
+        (length,) = _LENGTH.unpack(self._read_exact(_LENGTH.size, deadline, poll))
         if length > MAX_HEADER_BYTES:
             raise ProtocolError(f"frame header of {length} bytes exceeds the {MAX_HEADER_BYTES}-byte cap")
-        header = unpack_header(self._read_exact(length, deadline))
+        header = unpack_header(self._read_exact(length, deadline, poll))
         total = length + sum(header["blobs"])
         if total > self.max_frame_bytes:
             raise ProtocolError(f"frame of {total} bytes exceeds the {self.max_frame_bytes}-byte cap")
-        payload = memoryview(self._read_exact(total - length, deadline))
+        payload = memoryview(self._read_exact(total - length, deadline, poll))
         arrays, offset = [], 0
         for size in header["blobs"]:
             arrays.append(decode_array_bytes(payload[offset:offset + size]))

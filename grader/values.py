@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from grader.sandbox import Limits, Worker, WorkerLost, Zygote
+from grader.sandbox import Limits, Worker, WorkerLost, Zygote, cpu_text, idle_or_starved
 
 
 class StudentError(Exception):
@@ -58,6 +58,39 @@ def _to_wire(value):
     return value
 
 
+class Budget:
+    """A property's or a problem's time: CPU seconds summed over the calls the worker served in it
+    (the grader's own work between calls is not the student's), and a wall-clock backstop
+    ``factor`` times longer, counted from its start, for calls that sleep instead of computing."""
+
+    def __init__(self, what: str, cpu_s: float, factor: float):
+        self.what, self.cpu_s, self.backstop_s = what, cpu_s, cpu_s * factor
+        self.wall_deadline = time.monotonic() + self.backstop_s
+        self.used_s = 0.0
+
+    def left(self) -> tuple[float, float]:
+        """(CPU seconds, wall-clock seconds) left for the next call; WorkerLost if either is spent."""
+        wall_left = self.wall_deadline - time.monotonic()
+        if self.used_s >= self.cpu_s:
+            raise WorkerLost("timeout", f"the {self.what} used up its CPU budget of {self.cpu_s:g} s "
+                                        f"(its calls used {cpu_text(self.used_s)} s of CPU)")
+        if wall_left <= 0:
+            raise WorkerLost("timeout", f"the {self.what} ran past its wall-clock backstop of {self.backstop_s:g} s "
+                                        f"({self._idle_or_starved()})")
+        return self.cpu_s - self.used_s, wall_left
+
+    def ended_call(self, why: str) -> str:
+        """The report's words for a call this budget cut short (``why``: "cpu" or "wall")."""
+        if why == "cpu":
+            return (f"the {self.what}'s CPU budget of {self.cpu_s:g} s ran out during the call (its calls used "
+                    f"{cpu_text(self.used_s)} s of CPU); the worker was killed")
+        return (f"the {self.what}'s wall-clock backstop of {self.backstop_s:g} s ended the call "
+                f"({self._idle_or_starved()}); the worker was killed")
+
+    def _idle_or_starved(self) -> str:
+        return idle_or_starved(self.used_s, self.backstop_s, who="its calls", was="were they")
+
+
 class StudentModule:
     """The submission's module, living in a worker. Attribute access gives a remote function."""
 
@@ -70,10 +103,11 @@ class StudentModule:
         self._zygote, self._submission, self._module = zygote, submission, module
         self._attributes, self._device, self._limits, self._scratch = attributes, device, limits, scratch
         self._worker: Worker | None = None
-        self._budget_deadline: float | None = None
-        self._problem_deadline: float | None = None
+        self._property_budget: Budget | None = None
+        self._problem_budget: Budget | None = None
         self.outputs: list[str] = []
         self.last_meta: dict = {}
+        self.tampering: list = []  # grader.tamper.Finding, from every worker this module had
 
     def __repr__(self) -> str:  # shown in Hypothesis' failing test case: stable across runs
         return f"<student's {self._module}.py>"
@@ -83,16 +117,19 @@ class StudentModule:
     def load(self) -> None:
         """Fork a worker and import the module; raise :class:`Unavailable` with the reason."""
         self.close()
-        if self._problem_deadline is None:
-            self._problem_deadline = time.monotonic() + self._limits.problem_budget_s
+        if self._problem_budget is None:
+            self._problem_budget = Budget("problem", self._limits.problem_budget_s, self._limits.wall_backstop_factor)
         self._worker = self.worker_class(self._zygote, self._submission, self._device, self._limits,
                                          self._scratch)
         try:
+            # The load has its own CPU budget and backstop; what it uses still counts in the problem's.
             reply = self._worker.request("load", {"module": self._module, "attributes": self._attributes},
                                          timeout=self._limits.load_timeout_s)
         except WorkerLost as lost:
+            self._charge(self._worker)
             self.close()
             raise Unavailable(f"importing {self._module}.py failed: {lost.detail}") from None
+        self._charge(self._worker)
         if not reply.meta.get("ok"):
             self.close()
             meta = reply.meta
@@ -106,10 +143,23 @@ class StudentModule:
             output = self._worker.captured_output()
             if output:
                 self.outputs.append(output)
+            # The in-process stand-in (grader.inprocess, trusted code only) has no monitor.
+            findings = self._worker.tampering() if hasattr(self._worker, "tampering") else []
+            self.tampering += [found for found in findings if found not in self.tampering]
             self._worker = None
 
     def start_property(self, budget_s: float | None) -> None:
-        self._budget_deadline = None if budget_s is None else time.monotonic() + budget_s
+        """Give the next calls a property's budget of ``budget_s`` CPU seconds (None: no property's)."""
+        self._property_budget = None if budget_s is None else Budget("property", budget_s,
+                                                                     self._limits.wall_backstop_factor)
+
+    def _budgets(self) -> list["Budget"]:
+        return [b for b in (self._property_budget, self._problem_budget) if b is not None]
+
+    def _charge(self, worker) -> None:
+        spent = getattr(worker, "call_cpu_s", 0.0)  # an in-process stand-in (trusted code) measures nothing
+        for budget in self._budgets():
+            budget.used_s += spent
 
     def _live_worker(self) -> Worker:
         if self._worker is None or not self._worker.alive:
@@ -120,16 +170,28 @@ class StudentModule:
         return self._worker
 
     def _request(self, op: str, request: dict):
+        limits = self._limits
+        # The call gets the tightest of its own limits and what its property and problem have left
+        # (a spent budget raises before a fresh worker is forked); whichever binds is the one a
+        # cut-short call is reported against.
+        cpu_s, cpu_owner = limits.call_timeout_s, None
+        wall_s, wall_owner = limits.call_timeout_s * limits.wall_backstop_factor, None
+        for budget in self._budgets():
+            cpu_left, wall_left = budget.left()
+            if cpu_left < cpu_s:
+                cpu_s, cpu_owner = cpu_left, budget
+            if wall_left < wall_s:
+                wall_s, wall_owner = wall_left, budget
         worker = self._live_worker()
-        timeout = self._limits.call_timeout_s
-        for deadline, what in ((self._budget_deadline, "property"), (self._problem_deadline, "problem")):
-            if deadline is None:
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WorkerLost("timeout", f"the {what} used up its time budget")
-            timeout = min(timeout, left)
-        reply = worker.request(op, request, timeout=timeout)
+        try:
+            reply = worker.request(op, request, timeout=cpu_s, backstop=wall_s)
+        except WorkerLost:
+            self._charge(worker)
+            owner = {"cpu": cpu_owner, "wall": wall_owner}.get(getattr(worker, "call_ended_by", None))
+            if owner is None:
+                raise
+            raise WorkerLost("timeout", owner.ended_call(worker.call_ended_by)) from None
+        self._charge(worker)
         self.last_meta = reply.meta
         if not reply.meta.get("ok"):
             raise StudentError(_describe_failure(request.get("name", op), reply.meta))

@@ -96,8 +96,8 @@ def test_correct_submission_scores_full_marks(graded):
 @pytest.mark.parametrize("name,status,fragment", [
     ("crash", "error", "exited with status 3"),
     ("segfault", "error", "killed by signal SIGSEGV"),
-    ("hang", "timeout", "no answer within the 1 s deadline"),
-    ("flood_forever", "timeout", "no answer within the 1 s deadline"),
+    ("hang", "timeout", "no answer within the 1 s CPU budget"),
+    ("flood_forever", "timeout", "no answer within the 1 s CPU budget"),
 ])
 def test_worker_loss_costs_only_its_property_and_a_fresh_worker_serves_the_next(graded, name, status, fragment):
     result = graded(name)
@@ -113,7 +113,7 @@ def test_worker_loss_costs_only_its_property_and_a_fresh_worker_serves_the_next(
     # the other problem is graded normally
     assert statuses(result)["toy.square"] == ALL_PASSED["toy.square"]
     assert result.score == 5.0
-    # one 1 s deadline at most, not the default 10 s
+    # one 1 s CPU budget at most, not the default 10 s
     assert graded.elapsed(name) < 30
 
 

@@ -90,8 +90,9 @@ def test_a_missing_temporary_directory_sweeps_nothing(tmp_path):
 
 
 def start_grading(tmp_path) -> subprocess.Popen:
-    """``grade run`` on a submission whose import takes a minute (the load deadline, 30 s, ends it),
-    with its own temporary directory; returns once its scratch copy exists, well inside the grading."""
+    """``grade run`` on a submission whose import sleeps a minute (it uses no CPU, so only the load's
+    150 s wall-clock backstop could end it sooner), with its own temporary directory; returns once its
+    scratch copy exists, well inside the grading."""
     submission = tmp_path / "sleepy"
     submission.mkdir()
     (submission / "toy.py").write_text("import time\n\ntime.sleep(60)\n\n\ndef double(x):\n    return 2 * x\n")
@@ -110,7 +111,7 @@ def start_grading(tmp_path) -> subprocess.Popen:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "no scratch directory appeared"
         time.sleep(0.05)
-    time.sleep(0.5)  # inside the grading proper: importing the module, for the next 30 s
+    time.sleep(0.5)  # inside the grading proper: importing the module, for the next minute
     return process
 
 
