@@ -37,6 +37,7 @@ from pathlib import Path
 
 import grader
 from grader import keys
+from grader.gradebook import under_review
 from grader.keys import file_hash
 from grader.scratch import ScratchDirectory, sweep_stale
 from grader.submission import MAX_BYTES, MAX_FILES, SKIPPED_DIRS, SubmissionRefused
@@ -777,8 +778,12 @@ def outcome_line(outcome: Outcome, done: int, total: int) -> str:
     if outcome.report is None:
         return f"{head}: not graded: {outcome.error}"
     report = outcome.report
-    return (f"{head}: {report['score']:g}/{report['max_score']:g} ({report['percent']:.1f}%) "
+    line = (f"{head}: {report['score']:g}/{report['max_score']:g} ({report['percent']:.1f}%) "
             f"in {report['duration_s']:.1f} s")
+    reviewed = under_review(report)
+    if reviewed:
+        line += f"; tampering suspected, withheld for review: {', '.join(reviewed)}"
+    return line
 
 
 def command(args) -> int:

@@ -151,6 +151,11 @@ def _first_line(text: str, limit: int = 300) -> str:
 
 
 def _message(problem: ProblemResult) -> str:
+    if problem.tampering:
+        parts = [problem.message] + [f"⚑ {found['what']}" + (f", {found['where']}" if found.get("where") else "")
+                                     for found in problem.tampering]
+        text = "\n".join(parts)
+        return text if len(text) <= MAX_ANNOTATION_CHARS else text[:MAX_ANNOTATION_CHARS - 1] + "…"
     if problem.status == "error":
         return problem.message
     failing = [p for p in problem.properties if p.status != "passed"]
@@ -173,7 +178,7 @@ def annotations(result: RunResult, problems: list[Problem], submission: Path, ro
     for problem in result.problems:
         if problem.status == "passed":
             continue
-        level = "error" if problem.score == 0 else "warning"
+        level = "error" if problem.score == 0 else "warning"  # under review (tampering): 0, an error
         title = f"{problem.id}: {problem.score:g}/{problem.max_score:g} ({problem.status})"
         file = line = None
         spec = by_id.get(problem.id)

@@ -7,6 +7,11 @@
     canvas      Canvas' gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then one
                 assignment column holding the total, and a "Points Possible" row
 
+A submission with problems under review (tampering suspected: those problems score 0 in the
+report, their scores withheld for the staff) is marked so: ``review`` in the CSV lists them,
+Gradescope's sheet says ``Review`` and leaves its total and their cells empty, and Canvas' sheet
+leaves its total empty (an import then leaves the grade untouched until the staff decide).
+
 Students are matched to submissions by name: a submission (the folder or zip name) belongs to the
 roster row (``--roster``, a CSV such as Canvas' or Gradescope's own export) whose SIS Login ID, SIS
 User ID, ID, SID, Email or the part of Email before the @ equals it (ignoring case). Without a
@@ -119,13 +124,13 @@ class Roster:
 def to_csv(gradings: list[Grading]) -> str:
     columns = problem_columns(gradings)
     rows = [["submission", "status", "score", "max_score", "percent", *[c for c, _ in columns],
-             "content_hash", "bank_version", "seed", "graded_at", "error"]]
+             "content_hash", "bank_version", "seed", "graded_at", "review", "error"]]
     for g in gradings:
         scores = _per_problem(g)
         rows.append([g.name, g.status, _number(g.score), _number(g.max_score),
                      "" if g.percent is None else f"{g.percent:.2f}",
                      *[_number(scores.get(c)) for c, _ in columns],
-                     g.content_hash, g.bank_version, g.seed, g.graded_at, g.error])
+                     g.content_hash, g.bank_version, g.seed, g.graded_at, " ".join(g.under_review), g.error])
     return _write(rows)
 
 
@@ -137,11 +142,11 @@ def to_gradescope_csv(gradings: list[Grading], roster: Roster | None = None) -> 
         student = roster.find(g.name) if roster else None
         name = Roster.field(student, "Name", "Student") or " ".join(
             x for x in (Roster.field(student, "First Name"), Roster.field(student, "Last Name")) if x) or g.name
-        scores = _per_problem(g)
+        scores, reviewed = _per_problem(g), g.under_review
+        status = "Ungraded" if g.status != "graded" else "Review" if reviewed else "Graded"
         rows.append([name, Roster.field(student, "SID", "SIS User ID"), Roster.field(student, "Email"),
-                     _number(g.score), _number(g.max_score) or _number(_max_of(columns)),
-                     "Graded" if g.status == "graded" else "Ungraded",
-                     *[_number(scores.get(c)) for c, _ in columns]])
+                     "" if reviewed else _number(g.score), _number(g.max_score) or _number(_max_of(columns)), status,
+                     *["" if c in reviewed else _number(scores.get(c)) for c, _ in columns]])
     return _write(rows)
 
 
@@ -158,7 +163,7 @@ def to_canvas_csv(gradings: list[Grading], roster: Roster | None = None, assignm
         rows.append([Roster.field(student, "Student", "Name") or g.name, Roster.field(student, "ID"),
                      Roster.field(student, "SIS User ID", "SID"),
                      Roster.field(student, "SIS Login ID") or (g.name if student is None else ""),
-                     Roster.field(student, "Section"), _number(g.score)])
+                     Roster.field(student, "Section"), "" if g.under_review else _number(g.score)])
     return _write(rows)
 
 
@@ -266,6 +271,11 @@ def command(args) -> int:
     if roster is not None:
         for name in unmatched(gradings, roster):
             print(f"grade: warning: submission {name!r} matches no student of the roster", file=sys.stderr)
+    for g in gradings:
+        if g.under_review:
+            print(f"grade: warning: submission {g.name!r}: tampering suspected in {', '.join(g.under_review)}; "
+                  "those problems score 0 until reviewed (the staff report in the gradebook has the findings)",
+                  file=sys.stderr)
     if args.format is not None:
         text = render_export(gradings, args.format, roster=roster, assignment=args.assignment)
         if args.output is None:

@@ -8,7 +8,8 @@ in WAL mode so that exports can read it while a batch runs.
     runs               one row per `grade batch` invocation (directory, executor, seed, versions)
     gradings           one row per graded submission: name, content hash, seed, bank and grader
                        versions, problem selection, totals, isolation level, the full JSON report
-    problem_results    one row per (grading, problem): score, status, diagnosed mistakes
+    problem_results    one row per (grading, problem): score, status (``review``: tampering suspected,
+                       scored 0, the withheld score and the findings in the stored report), mistakes
     property_results   one row per (grading, problem, property)
 
 A grading is identified by its key: (name, content hash, bank version, seed, grader version,
@@ -132,6 +133,16 @@ class Grading:
     percent: float | None
     graded_at: str
     report: dict | None
+
+    @property
+    def under_review(self) -> list[str]:
+        """Its problems whose score is withheld for review: the report gives them 0 until staff decide."""
+        return under_review(self.report)
+
+
+def under_review(report: dict | None) -> list[str]:
+    """The problems of a JSON report whose score is withheld for review (tampering suspected)."""
+    return [p["id"] for p in (report or {}).get("problems", []) if p.get("status") == "review"]
 
 
 _COLUMNS = ("id, run_id, name, source, content_hash, seed, bank_version, status, error, score, max_score, percent,"

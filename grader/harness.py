@@ -5,18 +5,41 @@ field, a score function, a log-density), a ``torch.Generator``, an ``nn.Module``
 probe, or a gradient. The grader names them in a request; this module builds or evaluates them in the
 worker from a fixed, public library and sends back only numbers, which the grader cross-checks.
 
-Everything here is public: students may read it. It is imported by the worker (after the fork), so it
-imports only torch, numpy and the protocol module.
+Everything here is public: students may read it. It is imported by the zygote (before any fork), so it
+imports only torch, numpy, the protocol module and the tamper monitor's.
+
+What the harness calls on the grader's behalf (autograd, the tensor conversions, generators) is bound
+below when the zygote imports this module, before any student code exists: a submission that rebinds
+``torch.autograd.grad`` or ``torch.Tensor.detach`` afterwards changes nothing the harness calls, and
+the monitor (:mod:`grader.tamper`) reports the rebinding.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import torch
 
+from grader import tamper
 from grader.protocol import ProtocolError
+
+_audit = sys.audit
+_EVENT = tamper.EVENT
+_autograd_grad = torch.autograd.grad
+_enable_grad, _no_grad = torch.enable_grad, torch.no_grad
+# Inside it, no __torch_function__ of a tensor subclass (or mode) of the student's runs: the harness's
+# own autograd call and checks cannot be intercepted.
+_no_torch_function = torch._C.DisableTorchFunction
+_Tensor, _Module, _Generator = torch.Tensor, torch.nn.Module, torch.Generator
+_from_numpy, _ones_like, _randn, _float64_dtype = torch.from_numpy, torch.ones_like, torch.randn, torch.float64
+_detach, _clone, _to, _cpu, _numpy = torch.Tensor.detach, torch.Tensor.clone, torch.Tensor.to, torch.Tensor.cpu, \
+    torch.Tensor.numpy
+_requires_grad_, _is_floating_point, _is_complex = torch.Tensor.requires_grad_, torch.Tensor.is_floating_point, \
+    torch.Tensor.is_complex
+_requires_grad = torch._C.TensorBase.requires_grad.__get__
+_np_array, _ndarray = np.array, np.ndarray
 
 
 class HarnessError(Exception):
@@ -159,16 +182,38 @@ CALLABLES = {
 
 
 class CountingCallable:
-    """Wraps a library callable, counting calls so the grader can check how often it was evaluated."""
+    """Wraps a library callable, counting its evaluations so the grader can check how often it was called.
+
+    In a worker the count the grader gets is the monitor's (:mod:`grader.tamper`): each evaluation
+    reports itself from this ``__call__``, the only code whose report the monitor accepts, and the
+    monitor keeps the tally where no name reaches it. No assignment, reset or replacement of an
+    attribute here lowers or raises it. The callable's own count serves where no monitor runs (the
+    reference, in the grader process) and as a cross-check.
+    """
+
+    __slots__ = ("name", "function", "_calls")
 
     def __init__(self, name, function):
-        self.name = name
-        self.function = function
-        self.calls = 0
+        self.name, self.function, self._calls = name, function, 0
 
     def __call__(self, *args, **kwargs):
-        self.calls += 1
+        self._calls += 1
+        _audit(_EVENT, "evaluated", self)
         return self.function(*args, **kwargs)
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    @calls.setter
+    def calls(self, value):
+        _audit(_EVENT, "finding", "tried to set the evaluation count of a harness callable")
+        raise AttributeError("the evaluation count of a harness callable cannot be set")
+
+    @calls.deleter
+    def calls(self):
+        _audit(_EVENT, "finding", "tried to delete the evaluation count of a harness callable")
+        raise AttributeError("the evaluation count of a harness callable cannot be deleted")
 
     def __repr__(self):
         return f"<harness callable {self.name}>"
@@ -187,8 +232,8 @@ class Harness:
 
     # grader -> student: arrays become tensors on the grading device; special nodes are resolved.
     def to_student(self, value):
-        if isinstance(value, np.ndarray):
-            return torch.from_numpy(np.array(value)).to(self.device)
+        if isinstance(value, _ndarray):
+            return _to(_from_numpy(_np_array(value)), self.device)
         if isinstance(value, tuple):
             return tuple(self.to_student(v) for v in value)
         if isinstance(value, dict):
@@ -211,7 +256,7 @@ class Harness:
             seed = spec.get("seed")
             if type(seed) is not int:
                 raise HarnessError("a generator needs an integer seed")
-            generator = torch.Generator(device=self.device)
+            generator = _Generator(device=self.device)
             generator.manual_seed(seed)
             return generator
         if kind == "handle":
@@ -224,13 +269,13 @@ class Harness:
     # student -> grader: tensors become numpy arrays (on the CPU) of a whitelisted dtype.
     @staticmethod
     def to_plain(value):
-        if isinstance(value, torch.Tensor):
-            tensor = torch.Tensor.detach(value)
-            if tensor.is_complex():
+        if isinstance(value, _Tensor):
+            tensor = _detach(value)
+            if _is_complex(tensor):
                 raise ProtocolError("complex tensors cannot be graded")
             if tensor.dtype == torch.bfloat16:
-                tensor = tensor.to(torch.float32)
-            return torch.Tensor.numpy(torch.Tensor.cpu(tensor)).copy()
+                tensor = _to(tensor, torch.float32)
+            return _numpy(_cpu(tensor)).copy()
         if isinstance(value, np.ndarray) and value.dtype.hasobject:
             raise ProtocolError("object arrays cannot be graded")
         if isinstance(value, np.generic) and not isinstance(value, (np.bool_, np.integer, np.floating)):
@@ -240,7 +285,16 @@ class Harness:
         return value
 
     def callable_calls(self) -> list[int]:
-        return [c.calls for c in self.callables]
+        """How often each callable of the current call was evaluated: the monitor's count in a worker
+        (see :class:`CountingCallable`), the callables' own where no monitor runs."""
+        own = [c._calls for c in self.callables]
+        kept = [None]
+        _audit(_EVENT, "counts", tuple(self.callables), kept)
+        if kept[0] is None:
+            return own
+        if kept[0] != own:
+            _audit(_EVENT, "finding", "changed the evaluation count of a harness callable")
+        return kept[0]
 
     # objects living in the worker
     def store(self, obj) -> int:
@@ -251,13 +305,13 @@ class Harness:
     def redraw_parameters(self, handle: int, seed: int, std: float) -> int:
         """Re-draw every registered parameter of a module from N(0, std^2); returns how many."""
         module = self.handles.get(handle)
-        if not isinstance(module, torch.nn.Module):
+        if not isinstance(module, _Module):
             raise HarnessError("redraw_parameters needs a torch.nn.Module handle")
-        generator = torch.Generator().manual_seed(seed)
+        generator = _Generator().manual_seed(seed)
         count = 0
-        with torch.no_grad():
+        with _no_grad():
             for parameter in module.parameters():
-                fresh = torch.randn(parameter.shape, generator=generator, dtype=torch.float64) * std
+                fresh = _randn(parameter.shape, generator=generator, dtype=_float64_dtype) * std
                 parameter.copy_(fresh.to(parameter.device, parameter.dtype))
                 count += parameter.numel()
         if count == 0:
@@ -278,21 +332,22 @@ class Harness:
                 tensor = container[slot]
             except (IndexError, KeyError):
                 raise HarnessError(f"no argument {key!r} to differentiate with respect to") from None
-            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            if not isinstance(tensor, _Tensor) or not _is_floating_point(tensor):
                 raise HarnessError(f"argument {key!r} is not a floating-point tensor")
-            tensor = tensor.detach().clone().requires_grad_(True)
+            tensor = _requires_grad_(_clone(_detach(tensor)), True)
             container[slot] = tensor
             inputs.append(tensor)
-        with torch.enable_grad():
+        with _enable_grad():
             output = call(*args, **kwargs)
             selected = output[output_index] if output_index is not None else output
-            if not isinstance(selected, torch.Tensor) or not selected.requires_grad:
-                raise NotDifferentiable(
-                    "the returned value is not connected to the inputs' autograd graph "
-                    "(was it detached, converted to numpy or to a Python float?)"
-                )
-            weight = torch.ones_like(selected) if cotangent is None else cotangent.to(selected.dtype)
-            grads = torch.autograd.grad(selected, inputs, grad_outputs=weight, allow_unused=True)
+            with _no_torch_function():
+                if not isinstance(selected, _Tensor) or not _requires_grad(selected):
+                    raise NotDifferentiable(
+                        "the returned value is not connected to the inputs' autograd graph "
+                        "(was it detached, converted to numpy or to a Python float?)"
+                    )
+                weight = _ones_like(selected) if cotangent is None else _to(cotangent, selected.dtype)
+                grads = _autograd_grad(selected, inputs, grad_outputs=weight, allow_unused=True)
         return output, tuple(None if g is None else g for g in grads)
 
 

@@ -20,7 +20,7 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from grader.bank import Problem
 from grader.keys import InputKey, pin_hypothesis
-from grader.diagnosis import Diagnosis, diagnose
+from grader.diagnosis import Diagnosis, PropertyFailure, diagnose
 from grader.feedback import (CallRecord, PropertyRecorder, counterexample, reproduce_command, slice_through,
                              valid_figures)
 from grader.sandbox import Limits, WorkerLost, Zygote
@@ -98,6 +98,9 @@ class GradingPlugin:
         self.figures: dict[str, list[dict]] = {}
         self.figure_errors: dict[str, str] = {}
         self.hidden: set[tuple[str, str]] = set()
+        # grader.tamper findings per problem: the monitor's (from its workers) and the source scan's
+        self.tampering: dict[str, list] = {}
+        self.scanned: dict[str, list] = {}  # module -> the scan's findings (set by grader.runner)
 
     def pytest_configure(self, config):
         config.stash[PLUGIN_KEY] = self
@@ -235,16 +238,24 @@ def student(request):
         module.load()
     except Unavailable as error:
         plugin.unavailable[problem.id] = str(error)
+        plugin.tampering[problem.id] = module.tampering  # an import may tamper, then fail
         raise
     plugin.students[problem.id] = module
+    plugin.tampering[problem.id] = module.tampering
     yield module
     failed = [name for (pid, name), o in plugin.outcomes.items()
               if pid == problem.id and o.status not in ("passed", "skipped")]
     if failed:
         reference_module = _reference_of(plugin, problem)
         module.start_property(DIAGNOSIS_BUDGET_S)
+        # What each failure was (status, the calls of its minimal example), so that a structural one
+        # (None, a wrong shape, an exception, a timeout) names no mistake.
+        failures = [PropertyFailure(name, plugin.outcomes[(problem.id, name)].status,
+                                    plugin.outcomes[(problem.id, name)].message,
+                                    tuple(getattr(plugin.recorders.get((problem.id, name)), "calls", ())),
+                                    (problem.id, name) in plugin.hidden) for name in failed]
         try:
-            plugin.diagnoses[problem.id] = diagnose(problem, module, failed, reference=reference_module)
+            plugin.diagnoses[problem.id] = diagnose(problem, module, failures, reference=reference_module)
         except Exception as error:  # noqa: BLE001 - a faulty catalogue must not cost the student points
             plugin.diagnoses[problem.id] = Diagnosis([], f"diagnosis unavailable ({type(error).__name__}: {error})")
         visible = [name for name in failed if (problem.id, name) not in plugin.hidden]

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.formats.common import HIDDEN_MESSAGES, diagnosis_lines, inputs_text, visible
+from grader.formats.common import HIDDEN_MESSAGES, diagnosis_lines, inputs_text, tampering_lines, visible
 from grader.formats.gradescope import to_gradescope
 from grader.formats.html import to_html
 from grader.formats.junit import to_junit
@@ -29,7 +29,7 @@ __all__ = ["to_json", "to_gradescope", "to_junit", "to_markdown", "to_html", "wr
            "write_atomic", "render", "visible", "HIDDEN_MESSAGES"]
 
 STATUS_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red bold",
-                "timeout": "magenta", "skipped": "dim"}
+                "timeout": "magenta", "skipped": "dim", "review": "bold magenta"}
 MAX_REPORTED_OUTPUT = 16 * 1024
 
 
@@ -134,6 +134,10 @@ def render(result: RunResult, console: Console, *, show_hidden: bool = False) ->
                       f"{passed}/{len(problem.properties)}")
     console.print(table)
     for problem in result.problems:
+        if problem.tampering:
+            console.print(Text.assemble((f"{problem.id}: ", "bold"), (problem.message, STATUS_STYLE["review"])))
+            for line in tampering_lines(problem)[1:]:
+                console.print(Text("  ⚑ " + line, style="magenta"), soft_wrap=True)
         if problem.status == "error":
             console.print(Text.assemble((f"{problem.id}: ", "bold"), (problem.message, "red")))
             continue
@@ -157,6 +161,11 @@ def render(result: RunResult, console: Console, *, show_hidden: bool = False) ->
     if result.unchecked_points:
         console.print(Text(f"{_points(result.unchecked_points)} points not checked here: their properties need the "
                            "reference solution, which is not installed.", style="yellow"))
+    reviewed = [p.id for p in result.problems if p.tampering]
+    if reviewed:
+        console.print(Text(f"Tampering suspected in {len(reviewed)} problem{'s' * (len(reviewed) != 1)} "
+                           f"({', '.join(reviewed)}): scored 0 until the course staff review "
+                           f"{'them' if len(reviewed) != 1 else 'it'}.", style=STATUS_STYLE["review"]), soft_wrap=True)
     console.print(Text.assemble(
         ("Total: ", "bold"), f"{_points(result.score)}/{_points(result.max_score)} ({result.percent:.1f}%)",
         f"   {inputs_text(result.inputs, result.seed)}, device {result.device}, isolation {result.isolation}, "

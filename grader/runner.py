@@ -24,6 +24,7 @@ from grader.keys import InputKey, tree_hash
 from grader.scratch import ScratchDirectory
 from grader.submission import SubmissionRefused, stage
 from grader.spec import property_info
+from grader.tamper import scan_submission
 
 SCHEMA_VERSION = 1
 _INI = Path(__file__).with_name("pytest-grading.ini")
@@ -54,6 +55,10 @@ class ProblemResult:
     output: str = ""
     diagnosis: dict | None = None
     figures: list[dict] = field(default_factory=list)  # drawn by the spec's feedback_figures hook
+    # Tampering suspected (grader.tamper): what was found, and the score withheld for the staff's
+    # review (the problem then scores 0 and its status is "review").
+    tampering: list[dict] = field(default_factory=list)
+    withheld_score: float | None = None
 
 
 @dataclass
@@ -191,6 +196,8 @@ def grade(submission: Path, problems: list[Problem], *, device: str = "cpu", see
     plugin = GradingPlugin(zygote=zygote, submission=str(staged), problems=problems, device=device,
                            key=key, base_limits=limits, reference_dir=reference_dir, scratch=str(workdir),
                            on_property=on_property, submission_label=str(submission))
+    # The submission's source, read (never run) in this process: the tamper monitor's second line.
+    plugin.scanned = scan_submission(staged, sorted({p.module for p in problems}))
     try:
         if problems:
             bank_root = problems[0].folder.parent.parent
@@ -274,11 +281,25 @@ def _score(problem: Problem, infos: list, plugin: GradingPlugin) -> ProblemResul
         status, message = "passed", ""
     else:
         status, message = ("failed" if score == 0 else "partial"), _shortfall(properties)
+    findings = list(plugin.tampering.get(problem.id, []))
+    findings += [f for f in plugin.scanned.get(problem.module, []) if f not in findings]
+    withheld = None
+    if findings:
+        withheld, score, status, message = round(score, 6), 0.0, "review", withheld_message(len(findings))
+        for prop in properties:
+            prop.score = 0.0
     diagnosis = plugin.diagnoses.get(problem.id)
     return ProblemResult(id=problem.id, title=problem.title, score=round(score, 6), max_score=round(max_score, 6),
                          status=status, message=message, properties=properties, output=output,
                          diagnosis=None if diagnosis is None else diagnosis.to_dict(),
-                         figures=plugin.figures.get(problem.id, []))
+                         figures=plugin.figures.get(problem.id, []),
+                         tampering=[f.to_dict() for f in findings], withheld_score=withheld)
+
+
+def withheld_message(count: int) -> str:
+    """A problem's message when tampering is suspected: what the student and the staff read."""
+    return (f"tampering suspected: the score is withheld for review by the course staff "
+            f"({count} finding{'s' * (count != 1)} below)")
 
 
 def _shortfall(properties: list[PropertyResult]) -> str:

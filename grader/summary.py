@@ -1,5 +1,6 @@
 """The end-of-batch summary: score distribution per problem, the most common diagnosed mistakes,
-and the submissions the grader could not grade; in the terminal and as a self-contained HTML page."""
+the submissions under review for tampering and those the grader could not grade; in the terminal
+and as a self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.text import Text
 
-from grader.gradebook import Grading
+from grader.gradebook import Grading, under_review
 
 BINS = ("0-19%", "20-39%", "40-59%", "60-79%", "80-99%", "100%")
 BAR_WIDTH = 30
@@ -32,6 +33,7 @@ class ProblemSummary:
     scores: list[float] = field(default_factory=list)
     mistakes: Counter = field(default_factory=Counter)  # (mistake id, title) -> submissions
     unavailable: int = 0  # module or function missing, import failed, submission refused
+    review: int = 0  # tampering suspected: scored 0, withheld for the staff's review
 
     @property
     def histogram(self) -> list[int]:
@@ -52,6 +54,7 @@ class BatchSummary:
     max_total: float
     errored: list[tuple[str, str]]  # (submission, why the grader could not grade it)
     refused: list[tuple[str, str]]  # (submission, why it was refused)
+    review: list[tuple[str, list[str]]] = field(default_factory=list)  # (submission, problems withheld)
 
     @property
     def total_histogram(self) -> list[int]:
@@ -63,7 +66,7 @@ class BatchSummary:
 
 def summarize(gradings: list[Grading]) -> BatchSummary:
     problems: dict[str, ProblemSummary] = {}
-    totals, errored, refused, max_total = [], [], [], 0.0
+    totals, errored, refused, review, max_total = [], [], [], [], 0.0
     for grading in gradings:
         if grading.status != "graded" or grading.report is None:
             errored.append((grading.name, grading.error))
@@ -75,15 +78,19 @@ def summarize(gradings: list[Grading]) -> BatchSummary:
                         if p["status"] == "error" and p["message"].startswith("submission refused")), None)
         if refusal is not None:
             refused.append((grading.name, refusal))
+        if under_review(report):
+            review.append((grading.name, under_review(report)))
         for problem in report["problems"]:
             entry = problems.setdefault(problem["id"], ProblemSummary(problem["id"], problem["title"],
                                                                       float(problem["max_score"])))
             entry.scores.append(float(problem["score"]))
             if problem["status"] == "error":
                 entry.unavailable += 1
+            if problem["status"] == "review":
+                entry.review += 1
             for mistake in (problem.get("diagnosis") or {}).get("mistakes", []):
                 entry.mistakes[(mistake["id"], mistake["title"])] += 1
-    return BatchSummary(list(problems.values()), totals, max_total, errored, refused)
+    return BatchSummary(list(problems.values()), totals, max_total, errored, refused, review)
 
 
 def _bar(count: int, most: int) -> str:
@@ -94,14 +101,16 @@ def render_summary(summary: BatchSummary, console: Console) -> None:
     graded = len(summary.totals)
     console.print(Text(f"Score distribution ({graded} graded submission{'s' * (graded != 1)})", style="bold"))
     sections = [("Total", "", summary.max_total, summary.total_histogram,
-                 sum(summary.totals) / graded if graded else 0.0, [], 0)]
+                 sum(summary.totals) / graded if graded else 0.0, [], 0, 0)]
     sections += [(p.id, p.title, p.max_score, p.histogram, p.mean, p.mistakes.most_common(TOP_MISTAKES),
-                  p.unavailable) for p in summary.problems]
-    for name, title, max_score, histogram, mean, mistakes, unavailable in sections:
+                  p.unavailable, p.review) for p in summary.problems]
+    for name, title, max_score, histogram, mean, mistakes, unavailable, review in sections:
         line = Text.assemble((name, "bold"), f"  {title}  " if title else "  ",
                              f"({max_score:g} points, mean {mean:.2f})")
         if unavailable:
             line.append(f", {unavailable} could not be loaded", style="red")
+        if review:
+            line.append(f", {review} under review (tampering suspected)", style="magenta")
         console.print(line, soft_wrap=True)
         most = max(histogram)
         for label, count in zip(BINS, histogram):
@@ -110,6 +119,11 @@ def render_summary(summary: BatchSummary, console: Console) -> None:
             console.print("  Most common mistakes: " + "; ".join(
                 f"{title} ({mistake_id}) × {count}" for (mistake_id, title), count in mistakes),
                 markup=False, highlight=False, soft_wrap=True)
+    if summary.review:
+        console.print(Text("Tampering suspected (those problems scored 0, their scores withheld for review; "
+                           "the staff report has what was found):", style="bold magenta"))
+        for name, problems in summary.review:
+            console.print(Text(f"  {name}: {', '.join(problems)}", style="magenta"), soft_wrap=True)
     if summary.refused:
         console.print(Text("Refused submissions (scored 0):", style="bold yellow"))
         for name, reason in summary.refused:
@@ -136,7 +150,8 @@ def summary_html(summary: BatchSummary, title: str = "Batch summary") -> str:
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>{escape(title)}</h1><p class=\"muted\">{graded} graded submission{'s' * (graded != 1)}, "
-             f"{len(summary.errored)} not graded, {len(summary.refused)} refused.</p>"]
+             f"{len(summary.errored)} not graded, {len(summary.refused)} refused, "
+             f"{len(summary.review)} under review for tampering.</p>"]
 
     def histogram(counts: list[int]) -> str:
         most = max(counts) or 1
@@ -152,13 +167,17 @@ def summary_html(summary: BatchSummary, title: str = "Batch summary") -> str:
         parts.append(f"<h2>{escape(problem.id)}: {escape(problem.title)}</h2>"
                      f"<p class=\"muted\">{problem.max_score:g} points, mean {problem.mean:.2f}"
                      + (f", <span class=\"error\">{problem.unavailable} could not be loaded</span>"
-                        if problem.unavailable else "") + "</p>")
+                        if problem.unavailable else "")
+                     + (f", <span class=\"error\">{problem.review} under review (tampering suspected)</span>"
+                        if problem.review else "") + "</p>")
         parts.append(histogram(problem.histogram))
         if problem.mistakes:
             items = "".join(f"<li>{escape(title)} (<code>{escape(mistake_id)}</code>): {count}</li>"
                             for (mistake_id, title), count in problem.mistakes.most_common(TOP_MISTAKES))
             parts.append(f"<p>Most common mistakes:</p><ul>{items}</ul>")
-    for heading, rows, css in (("Refused submissions (scored 0)", summary.refused, ""),
+    review = [(name, ", ".join(problems)) for name, problems in summary.review]
+    for heading, rows, css in (("Tampering suspected: scores withheld for review", review, "error"),
+                               ("Refused submissions (scored 0)", summary.refused, ""),
                                ("Submissions the grader could not grade", summary.errored, "error")):
         if rows:
             items = "".join(f"<li><strong>{escape(name)}</strong>: {escape(reason)}</li>" for name, reason in rows)

@@ -7,8 +7,8 @@ It holds no spec, reference or grader state: a worker forked from it inherits no
 Control messages arrive on a Unix socket as one JSON object per datagram-sized message, with file
 descriptors attached (SCM_RIGHTS) for ``fork``:
 
-- ``{"op": "fork", "submission": DIR, "device": "cpu", "limits": {...}}`` + fds [conn, output]
-  -> ``{"pid": N}``
+- ``{"op": "fork", "submission": DIR, "device": "cpu", "limits": {...}}`` + fds [conn, output, monitor]
+  -> ``{"pid": N}`` (monitor: the write end of the tamper monitor's channel, see grader.tamper)
 - ``{"op": "kill", "pid": N}`` -> ``{"status": "exited with status 0" | "killed by signal SIGSEGV",
   "code": int|None, "signal": int|None}``: kills the worker's whole process tree and reaps it.
 """
@@ -143,13 +143,13 @@ class Zygote:
         return describe_status(status)
 
     def fork(self, request: dict, fds: list[int]) -> dict:
-        conn_fd, output_fd = fds
+        conn_fd, output_fd, monitor_fd = fds
         pid = os.fork()
         if pid == 0:  # the worker
             code = 70
             try:
                 request["isolation"] = self.isolation
-                become_worker(self.control, conn_fd, output_fd, request)
+                become_worker(self.control, conn_fd, output_fd, request, monitor_fd)
                 code = 0
             except BaseException:  # noqa: BLE001 - a harness failure: leave a trace in the output
                 import traceback
@@ -159,6 +159,7 @@ class Zygote:
                 os._exit(code)
         os.close(conn_fd)
         os.close(output_fd)
+        os.close(monitor_fd)  # else the grader would never see the channel's end
         self.workers.add(pid)
         return {"pid": pid}
 
@@ -185,7 +186,7 @@ class Zygote:
             self.kill_tree(pid)
 
 
-def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request: dict) -> None:
+def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request: dict, monitor_fd: int) -> None:
     control.close()
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -205,11 +206,19 @@ def become_worker(control: socket.socket, conn_fd: int, output_fd: int, request:
         os.environ["TMPDIR"] = scratch
     confine(request.get("isolation", {}), [scratch] if scratch else [], request["device"],
             readable=[request["submission"]], allow_subprocesses=bool(request.get("allow_subprocesses")))
+    _drop_native_handles()
     from grader import worker
 
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-    worker.serve(conn_fd, request["submission"], request["device"], int(request["max_frame_bytes"]))
+    worker.serve(conn_fd, request["submission"], request["device"], int(request["max_frame_bytes"]), monitor_fd)
+
+
+def _drop_native_handles() -> None:
+    """In a worker, once confined: this module's handles to libc and ctypes are not needed any more,
+    and a student's code that reached this module (through ``__main__``) could call through them."""
+    global _libc, ctypes
+    _libc = ctypes = None
 
 
 def confine(isolation: dict, writable: list[str], device: str, readable: list[str] = (),

@@ -567,6 +567,12 @@ def statuses(entry) -> dict:
     return {q.name: q.status for q in entry.properties}
 
 
+def earned(entry) -> float:
+    """The points a problem (or a whole run) gives before any are withheld for review: most of these
+    submissions use ctypes for their system calls, which is flagged as tampering (tests/test_tamper.py)."""
+    return sum(p.withheld_score if p.status == "review" else p.score for p in getattr(entry, "problems", [entry]))
+
+
 def messages(entry) -> str:
     return "\n".join(q.message for q in entry.properties)
 
@@ -717,7 +723,9 @@ def run(submission: Path, zygote: Zygote | None, *, bank=BANK, reference=FIXTURE
         assert grader_state() == state
     if square_unaffected:
         assert statuses(graded.square) == SQUARE_PASSED, messages(graded.square)
-        assert (graded.square.score, graded.square.max_score) == (3.0, 3.0)
+        # Most of these submissions use ctypes (for their system calls), which is also flagged
+        # "tampering suspected" (tests/test_tamper.py): the square's points are then withheld, not lost.
+        assert (earned(graded.square), graded.square.max_score) == (3.0, 3.0)
     return graded
 
 
@@ -731,13 +739,13 @@ def assert_cheat_blocked(graded: Graded, *fragments: str) -> None:
     assert "attack blocked" in text, text
     for fragment in fragments:
         assert fragment in text, f"{fragment!r} not in {text}"
-    assert graded.result.score == 3.0
+    assert earned(graded.result) == 3.0
 
 
 def assert_cheat_worked(graded: Graded) -> None:
     """The control: without kernel layers the attack earns the points, so the checks above can see it."""
     assert statuses(graded.double) == dict.fromkeys(DOUBLE_NAMES, "passed"), messages(graded.double)
-    assert graded.result.score == 6.0
+    assert earned(graded.result) == 6.0
 
 
 # --- 1-6: reading what must stay hidden, reaching out, writing, signalling ---------------------------------
@@ -1081,7 +1089,7 @@ def test_lying_objects_earn_nothing(name, zygotes, arena):
     double = graded.double
     assert (double.score, double.max_score) == (0.0, 3.0), messages(double)
     assert set(statuses(double).values()) == {"failed"}, messages(double)
-    assert graded.result.score == 3.0
+    assert earned(graded.result) == 3.0
 
 
 # --- 8: shadowing modules ---------------------------------------------------------------------------------
@@ -1114,7 +1122,7 @@ def test_shadowing_modules_are_never_imported(zygotes, arena, tmp_path):
     (submission / "grader" / "__init__.py").write_text(shadow)
     graded = run(submission, zygotes("strong"), watch=[tmp_path])
     assert statuses(graded.double) == dict.fromkeys(DOUBLE_NAMES, "passed"), messages(graded.double)
-    assert graded.result.score == graded.result.max_score == 6.0
+    assert earned(graded.result) == graded.result.max_score == 6.0
     assert list(marker_dir.iterdir()) == []  # neither the grader nor a worker imported any of them
 
 
@@ -1183,7 +1191,7 @@ def test_conftest_tricks_change_nothing(zygotes, arena):
                                    "pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-p conftest'\n"})
     graded = run(submission, zygotes("strong"), bank=load_bank(bank_copy), watch=[bank_copy])
     assert statuses(graded.double) == dict.fromkeys(DOUBLE_NAMES, "failed"), messages(graded.double)
-    assert graded.double.score == 0.0 and graded.result.score == 3.0
+    assert graded.double.score == 0.0 and earned(graded.result) == 3.0
     assert "could not plant " + str(bank_copy / "conftest.py") in graded.output
     # the worker's own scratch directory is writable: planting there works, and changes nothing
     assert "planted " in graded.output and "conftest.py" in graded.output
@@ -1203,8 +1211,9 @@ MISBEHAVIOURS = {
     "ignore_sigterm_and_hang": ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                                 "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                 "    while True:\n"
-                                "        pass", "timeout", "no answer within the 1 s deadline"),
-    "sleep_forever": ("time.sleep(10_000)", "timeout", "no answer within the 1 s deadline"),
+                                "        pass", "timeout", "no answer within the 1 s CPU budget"),
+    # a sleep uses no CPU: the call's wall-clock backstop (5x its 1 s CPU budget) ends it
+    "sleep_forever": ("time.sleep(10_000)", "timeout", "the wall-clock backstop of 5 s ended the call"),
     "memory_bomb": ("hoard = bytearray(16 << 30)", "failed", "MemoryError"),
     "gradual_memory_bomb": ("hoard = []\n"
                             "    while True:\n"
@@ -1243,9 +1252,9 @@ def test_exits_hangs_and_bombs_cost_only_their_own_problem(name, zygotes, arena)
     double = graded.double
     assert statuses(double) == dict.fromkeys(DOUBLE_NAMES, status), messages(double)
     assert all(fragment in q.message for q in double.properties), messages(double)
-    assert double.score == 0.0 and graded.result.score == 3.0
-    if status == "timeout":  # one 1 s deadline per property, not the 10 s default
-        assert graded.elapsed < 20
+    assert double.score == 0.0 and earned(graded.result) == 3.0
+    if status == "timeout":  # one 1 s CPU budget (or 5 s backstop) per property, not the 10 s default's
+        assert graded.elapsed < (30 if name == "sleep_forever" else 20)
     if name == "output_flood":
         kept = double.output.split("\n[... ")[0]
         assert len(kept) <= 2048 and "more bytes of output dropped]" in double.output
@@ -1308,7 +1317,7 @@ def test_processes_are_denied_or_do_not_outlive_the_run(allowed, zygotes, arena)
         assert all("PermissionError" in q.message for q in graded.double.properties), messages(graded.double)
         assert read_pids(graded.output) == set()
     else:
-        assert graded.double.score == 3.0  # the problem allows processes: no cheat, but nothing may stay
+        assert earned(graded.double) == 3.0  # the problem allows processes: no cheat, but nothing may stay
         pids = read_pids(graded.output)
         assert len(pids) >= 2
         assert_gone(pids)
@@ -1401,7 +1410,7 @@ def test_a_saboteur_cannot_touch_another_submission_of_its_batch(zygotes, tmp_pa
     assert_unchanged(before, snapshot(victim))
     assert sorted(p.name for p in victim.iterdir()) == ["toy.py"]
     result = run(victim, zygotes("strong"))
-    assert result.result.score == result.result.max_score == 6.0
+    assert earned(result.result) == result.result.max_score == 6.0
 
 
 # --- 15: the report ---------------------------------------------------------------------------------------------
@@ -1445,8 +1454,9 @@ def test_the_report_is_the_graders(zygotes, arena, tmp_path):
     write_json(graded.result, report_path)
     written = json.loads(report_path.read_text())
     validate(written)
-    assert (written["score"], written["max_score"]) == (3.0, 6.0)
-    assert [(p["id"], p["score"]) for p in written["problems"]] == [("toy.double", 0.0), ("toy.square", 3.0)]
+    assert (written["score"], written["max_score"]) == (graded.result.score, 6.0)
+    assert [(p["id"], p["score"]) for p in written["problems"]] == [(p.id, p.score) for p in graded.result.problems]
+    assert [(p.id, earned(p)) for p in graded.result.problems] == [("toy.double", 0.0), ("toy.square", 3.0)]
     assert written == json.loads(json.dumps(graded.report))
     assert sorted(p.name for p in reports.iterdir()) == ["report.json"]
     assert canary.read_text() == "original canary\n"

@@ -277,3 +277,14 @@ def test_the_gradescope_runner_keys_by_the_bundles_secret(tmp_path, monkeypatch)
     results = json.loads((root / "results" / "results.json").read_text())
     assert f"course secret {fingerprint(SECRET)}" in results["output"]
     assert f"inputs keyed by submission {tree_hash(root / 'submission')[:12]}" in results["output"]
+
+
+def test_the_reproduce_line_reproduces_the_counterexample_shown(zygote):
+    from conftest import FIXTURE_SUBMISSIONS
+
+    whole = grade(FIXTURE_SUBMISSIONS / "buggy", BANK, zygote=zygote, reference_dir=FIXTURE_REFERENCE)
+    [shown] = [q for p in whole.problems for q in p.properties if q.counterexample]
+    assert f"--problem toy.square --seed 0" in shown.counterexample["reproduce"]
+    alone = grade(FIXTURE_SUBMISSIONS / "buggy", SQUARE, zygote=zygote, reference_dir=FIXTURE_REFERENCE)
+    [again] = [q for p in alone.problems for q in p.properties if q.counterexample]
+    assert (again.name, again.message, again.counterexample) == (shown.name, shown.message, shown.counterexample)

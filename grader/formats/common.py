@@ -3,7 +3,9 @@
 Redaction happens once, here, on a copy of the result, before any format sees it: a hidden
 property keeps its status and points, and loses its name, description, message and counterexample;
 a problem with a hidden property loses its captured output (the student's prints could echo the
-hidden inputs). Staff reports opt in with ``show_hidden=True`` (``grade run --show-hidden``).
+hidden inputs); a problem under review for tampering keeps its findings (they are about the
+student's own code) and loses the withheld score, which is the staff's to decide on. Staff reports
+opt in with ``show_hidden=True`` (``grade run --show-hidden``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import copy
 import re
 
+from grader.diagnosis import FAILURE_WORDS
 from grader.runner import RunResult
 
 HIDDEN_DESCRIPTION = "A hidden check: it counts in the score, but its inputs and expected values are not shown."
@@ -41,7 +44,22 @@ def visible(result: RunResult, show_hidden: bool = False) -> RunResult:
             prop.counterexample = None
         if hidden and problem.output:
             problem.output = HIDDEN_OUTPUT
+        problem.withheld_score = None
     return shown
+
+
+def tampering_lines(problem) -> list[str]:
+    """A problem under review for tampering: the verdict, then one line per finding (plain text)."""
+    if not problem.tampering:
+        return []
+    lines = ["Tampering suspected: the score is withheld until the course staff review it."]
+    if problem.withheld_score is not None:
+        lines.append(f"Score before withholding: {points(problem.withheld_score)}/{points(problem.max_score)}")
+    for found in problem.tampering:
+        by = "source scan" if found.get("by") == "scan" else "monitor"
+        where = f", {found['where']}" if found.get("where") else ""
+        lines.append(f"Found by the {by}: {found['what']}{where}")
+    return lines
 
 
 def points(value: float) -> str:
@@ -90,15 +108,32 @@ def diagnosis_lines(diagnosis: dict | None) -> list[str]:
         return []
     lines = []
     if not diagnosis["mistakes"]:
-        lines.append(f"Diagnosis: {diagnosis['message']}.")
+        lines.append(f"Diagnosis: {sentence(diagnosis['message'])}")
     for mistake in diagnosis["mistakes"]:
         lines.append(f"Diagnosis: looks like “{mistake['title']}”. {mistake['explanation']}")
         lines.append(f"Hint: {mistake['hint']}")
     example = diagnosis.get("example")
     if example:
-        lines.append(f"On a designed input: {example['call']} gives {example['student']}, "
-                     f"expected {example['expected']}")
+        lines.append(f"On a designed input: {designed_input(example)}")
     return lines
+
+
+def designed_input(example: dict) -> str:
+    """The diagnosis' designed input as a clause: "kl_normal(0.5, 2, -1, 0.5) returned 3.2; expected 10.61",
+    or "... raised ValueError: shapes do not match; expected 10.61" where the student's code gave no answer
+    (its ``student`` text then says what happened, in grader.diagnosis.FAILURE_WORDS)."""
+    return f"{example['call']} {student_outcome(example['student'])}; expected {example['expected']}"
+
+
+def student_outcome(student: str) -> str:
+    """"returned <answer>", or the failure as the diagnosis worded it ("raised ValueError: ...")."""
+    return student if student.startswith(FAILURE_WORDS) else f"returned {student}"
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in a full stop (once: an exception's message may bring its own)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def property_markdown(prop, diagnosis: dict | None = None) -> str:

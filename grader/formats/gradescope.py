@@ -7,7 +7,8 @@ Gradescope's own hidden visibility would hide its score as well.
 
 from __future__ import annotations
 
-from grader.formats.common import diagnosis_lines, fence, inline, inputs_text, points, property_markdown, visible
+from grader.formats.common import (diagnosis_lines, fence, inline, inputs_text, points, property_markdown,
+                                   tampering_lines, visible)
 from grader.runner import RunResult
 
 
@@ -22,13 +23,16 @@ def to_gradescope(result: RunResult, *, show_hidden: bool = False) -> dict:
                 else f"**{inline(prop.name)}**: {inline(prop.description)}"
             if failing and problem.status == "error":
                 text = f"{problem.message}\n\n" + text if prop.message != problem.message else text
+            if problem.tampering:
+                # Withheld, not failed: every test of the problem says so, with what was found.
+                text = fence("\n".join(tampering_lines(problem))) + "\n\n" + text
             first_failure = first_failure and not failing
             tests.append({
                 "name": f"{problem.id}: {prop.name}",
                 "number": f"{number}.{index}",
                 "score": prop.score,
                 "max_score": prop.points,
-                "status": "passed" if prop.status == "passed" else "failed",
+                "status": "passed" if prop.status == "passed" and not problem.tampering else "failed",
                 "output": text,
                 "output_format": "md",
                 "tags": [problem.id.split(".")[0], problem.id] + (["hidden"] if prop.hidden else []),
@@ -50,6 +54,8 @@ def _summary(result: RunResult) -> str:
              f"{inputs_text(result.inputs, result.seed)}, isolation {result.isolation}.", ""]
     for problem in result.problems:
         lines.append(f"- {inline(problem.id)}: {points(problem.score)}/{points(problem.max_score)} ({problem.status})")
+        for line in tampering_lines(problem):
+            lines.append(f"  - {inline(line)}")
         for line in diagnosis_lines(problem.diagnosis):
             lines.append(f"  - {inline(line)}")
     if result.unchecked_points:

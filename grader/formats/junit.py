@@ -1,8 +1,9 @@
 """JUnit XML: one ``testsuite`` per problem, one ``testcase`` per property, as CI systems display it.
 
 A property that failed is a ``failure``; one whose code crashed or hung is an ``error``; one that
-needs the absent reference is ``skipped``. Points are carried as ``properties``. Text from the
-student's code is stripped of characters XML 1.0 cannot hold.
+needs the absent reference is ``skipped``; one that passed in a problem under review for tampering
+is an ``error`` of type ``review`` (its points are withheld). Points are carried as ``properties``.
+Text from the student's code is stripped of characters XML 1.0 cannot hold.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from grader.formats.common import counterexample_lines, diagnosis_lines, points, visible
+from grader.formats.common import counterexample_lines, diagnosis_lines, points, tampering_lines, visible
 from grader.runner import RunResult
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -34,11 +35,19 @@ def to_junit(result: RunResult, *, show_hidden: bool = False) -> str:
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         elapsed = 0.0
         diagnosis = "\n".join(diagnosis_lines(problem.diagnosis))
+        tampering = "\n".join(tampering_lines(problem))
+        if tampering:
+            ET.SubElement(meta, "property", name="tampering", value=_clean(tampering))
         for prop in problem.properties:
             counts["tests"] += 1
             elapsed += prop.duration_s
             case = ET.SubElement(suite, "testcase", classname=_clean(problem.id), name=_clean(prop.name),
                                  time=f"{prop.duration_s:.3f}")
+            if prop.status == "passed" and tampering:
+                counts["errors"] += 1
+                ET.SubElement(case, "error", message="score withheld for review: tampering suspected",
+                              type="review").text = _clean(tampering)
+                continue
             if prop.status == "passed":
                 continue
             summary = prop.message.splitlines()[0] if prop.message else prop.status

@@ -4,7 +4,7 @@ details are cut, with a note saying so (the table always stays)."""
 
 from __future__ import annotations
 
-from grader.formats.common import fence, inline, inputs_text, points, property_markdown, visible
+from grader.formats.common import fence, inline, inputs_text, points, property_markdown, tampering_lines, visible
 from grader.runner import RunResult
 
 STEP_SUMMARY_LIMIT = 1024 * 1024
@@ -44,9 +44,11 @@ def to_markdown(result: RunResult, *, show_hidden: bool = False, limit: int = ST
 def _details(result: RunResult):
     for problem in result.problems:
         failing = [p for p in problem.properties if p.status != "passed"]
-        if not failing and not problem.output:
+        if not failing and not problem.output and not problem.tampering:
             continue
         body = []
+        if problem.tampering:
+            body.append(fence("\n".join(tampering_lines(problem))))
         if problem.status == "error":
             body.append(fence(problem.message))
         first = True
@@ -60,4 +62,4 @@ def _details(result: RunResult):
 
 
 def _icon(status: str) -> str:
-    return {"passed": "✅", "partial": "⚠️", "failed": "❌", "error": "💥"}.get(status, "")
+    return {"passed": "✅", "partial": "⚠️", "failed": "❌", "error": "💥", "review": "🔍"}.get(status, "")
