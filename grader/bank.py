@@ -119,7 +119,9 @@ def mistake(id: str, *, title: str, explanation: str, hint: str, named_by: str |
 
     ``named_by``: for a mistake no probe can reproduce (randomness not drawn from the generator
     given), the property designed to detect exactly it; the diagnosis names the mistake when that
-    property fails and no probe-matched mistake explains the answers.
+    property fails for a value reason (a structural failure — None, an exception, a wrong shape, a
+    timeout — names no mistake), no probe-matched mistake explains the answers, and the student's probe
+    answers have the mistake's own structure.
     """
 
     def register(function):
