@@ -125,6 +125,17 @@ def reproduce_command(command: str, submission: str, problem_id: str, key) -> st
     return line
 
 
+def _failure_text(record: CallRecord) -> str:
+    """What the student's call did instead of answering, as one clause: "raised ValueError: ...",
+    "returned a value that cannot be graded: ..." (the worker's text starts with the function's name)."""
+    first = record.error.splitlines()[0] if record.error else ""
+    for prefix in (f"{record.name} ", f"{record.name}: "):
+        if first.startswith(prefix):
+            rest = first[len(prefix):]
+            return rest if rest.startswith(("raised ", "returned ")) else f"failed: {rest}"
+    return f"failed: {first}"
+
+
 def counterexample(error: BaseException | None, recorder: PropertyRecorder | None, reproduce: str) -> dict:
     """The report's counterexample of a failed property, from recorded data (never from message text)."""
     inputs = dict(recorder.inputs or {}) if recorder is not None else {}
@@ -134,7 +145,7 @@ def counterexample(error: BaseException | None, recorder: PropertyRecorder | Non
     if violation is not None and violation.actual is not None:
         student = summarize(violation.actual)
     elif last is not None:
-        student = f"raised: {last.error.splitlines()[0]}" if last.error else summarize(last.result)
+        student = _failure_text(last) if last.error else summarize(last.result)
     return {
         "inputs": {name: summarize(value) for name, value in inputs.items()},
         "call": last.text() if last is not None else (violation.call if violation is not None else None),

@@ -277,3 +277,19 @@ def test_html_is_self_contained(graded):
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert "Looks like: Standard deviation used where the variance belongs." in page
     assert "scale([ 1., -2.], 2)" in page  # the designed input
+
+
+def test_a_counterexamples_failure_reads_as_one_clause():
+    from grader.feedback import CallRecord, PropertyRecorder, counterexample
+
+    cases = {
+        "kl_normal raised ValueError: shapes do not match\n  File \"divergences.py\", line 3": "raised ValueError: shapes do not match",
+        "kl_normal returned a value that cannot be graded: a dict": "returned a value that cannot be graded: a dict",
+        "kl_normal: the returned value is not connected to the inputs' autograd graph": "failed: the returned value is not connected to the inputs' autograd graph",
+        "something else entirely": "failed: something else entirely",
+    }
+    for error, expected in cases.items():
+        recorder = PropertyRecorder()
+        recorder.start_example({"mu": 0.0})
+        recorder.calls.append(CallRecord("kl_normal", (0.0,), {}, error=error))
+        assert counterexample(None, recorder, "grade run x")["student"] == expected
