@@ -24,31 +24,28 @@ def _kl(theta, weights, means, stds):
     return -(PHI * log_p).sum() - theta[1]
 
 
-def _newton(theta, weights, means, stds, steps=50):
-    """Damped Newton on (mu, log sigma), with a gradient step wherever the Hessian is not positive definite."""
+def _newton(theta, weights, means, stds, steps=200):
+    """Newton on (mu, log sigma) with Levenberg-Marquardt damping: the Hessian is shifted to be positive definite,
+    the damping grows while a step fails to lower the objective and shrinks after each success, until the
+    gradient vanishes (a plain damped Newton stalls on the flat saddles between modes)."""
     objective = lambda t: _kl(t, weights, means, stds)  # noqa: E731
-    value = objective(theta)
+    value, damping, identity = objective(theta), 1e-3, torch.eye(2, dtype=theta.dtype)
     for _ in range(steps):
         with torch.enable_grad():
             gradient = torch.autograd.functional.jacobian(objective, theta)
             hessian = torch.autograd.functional.hessian(objective, theta)
-        if gradient.abs().max() < 1e-9:
+        if gradient.abs().max() < 1e-10:
             break
-        eigenvalues, vectors = torch.linalg.eigh(hessian)
-        step = -(vectors @ ((vectors.T @ gradient) / eigenvalues.clamp(min=1e-3))) \
-            if eigenvalues.min() > 1e-6 else -gradient
-        size = 1.0
-        while size > 1e-10:
-            candidate = theta + size * step
+        shift = max(0.0, -float(torch.linalg.eigvalsh(hessian).min()))
+        while damping < 1e12:
+            candidate = theta - torch.linalg.solve(hessian + (shift + damping) * identity, gradient)
             new_value = objective(candidate)
             if new_value <= value:
                 break
-            size /= 2
+            damping *= 10
         else:
             break
-        if value - new_value < 1e-15:
-            return candidate, new_value
-        theta, value = candidate, new_value
+        theta, value, damping = candidate, new_value, max(damping / 10, 1e-12)
     return theta, value
 
 
