@@ -21,7 +21,7 @@ from pathlib import Path
 from grader import protocol
 from grader.isolation import LEVELS, level_of  # noqa: F401  (LEVELS re-exported for the CLI)
 from grader.tamper import Finding, MonitorChannel
-from grader.zygote import descendants
+from grader.zygote import all_stat_fields, descendants
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -272,23 +272,6 @@ CPU_POLL_S = 0.05  # how often the grader reads a waiting worker's CPU time: the
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[bytes] | None:
-    """The fields of ``/proc/PID/stat`` after the command name (state first), or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def _all_stat_fields() -> dict[int, list[bytes]]:
-    fields = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (found := _stat_fields(int(entry))) is not None:
-            fields[int(entry)] = found
-    return fields
-
-
 class CpuMeter:
     """CPU seconds (user + system, every thread) used by a worker, and by the processes it started,
     since the meter was made; read by the grader from /proc. The worker runs student code: nothing
@@ -324,7 +307,7 @@ class CpuMeter:
         """CPU seconds used since the start; ``scan`` also looks for the worker's descendants."""
         self._read_worker()
         if scan and self.tree:
-            fields = _all_stat_fields()
+            fields = all_stat_fields()
             for pid in descendants({self.pid}, {p: int(f[1]) for p, f in fields.items()}):
                 self._note(pid, fields[pid])
         ticks = sum(last - self._start[key] for key, last in self._last.items())

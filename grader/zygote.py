@@ -67,19 +67,27 @@ def describe_status(status: int) -> dict:
     return {"status": f"exited with status {code}", "code": code, "signal": None}
 
 
+def stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def all_stat_fields() -> dict[int, list[bytes]]:
+    """pid -> :func:`stat_fields` for every process we can see."""
+    fields = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (found := stat_fields(int(entry))) is not None:
+            fields[int(entry)] = found
+    return fields
+
+
 def process_table() -> dict[int, int]:
     """pid -> parent pid for every process we can see."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-            table[int(entry)] = int(fields[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return table
+    return {pid: int(fields[1]) for pid, fields in all_stat_fields().items() if len(fields) > 1}
 
 
 def descendants(roots: set[int], table: dict[int, int]) -> set[int]:
