@@ -88,6 +88,7 @@ def busy_cores(count: int = 8):
 # --- one call ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.overloads_machine
 def test_overloaded_call_that_computes_within_its_cpu_budget_answers(make_student):
     # 0.3 s of CPU under a 0.5 s CPU budget; the backstop (20x) is out of the way.
     student = make_student(BURNING, limits=Limits(call_timeout_s=0.5, load_timeout_s=10.0, wall_backstop_factor=20.0))
@@ -240,6 +241,7 @@ def test_the_poll_runs_while_bytes_trickle_in_and_can_abandon_the_read():
 # --- the real bank ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.overloads_machine
 def test_reference_keeps_full_marks_for_fit_exclusive_gaussian_on_a_busy_machine(zygote):
     # The bank's slowest problem (multi-start optimisations in the worker and in the grader), graded
     # with the bank's own limits while 8 processes spin on the cores.
